@@ -1,0 +1,5 @@
+"""evac: shelter check-in and evacuee information for a Japanese town."""
+
+from evac.app import create_app
+
+__all__ = ["create_app"]

@@ -1,0 +1,42 @@
+"""Login and logout pages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import login_required, login_user, logout_user
+
+from evac.accounts import service
+from evac.accounts.forms import LoginForm
+
+bp = Blueprint("accounts", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("desk.choose")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    """Sign in with user name and password; a session cookie follows."""
+    form = LoginForm()
+    if form.validate_on_submit():
+        account = service.authenticate(form.username.data or "", form.password.data or "")
+        if account is not None:
+            login_user(account)
+            return redirect(_safe_next(request.args.get("next")))
+        flash(_("ユーザー名またはパスワードが違います"), "error")
+        return render_template("login.html", form=form), 401
+    return render_template("login.html", form=form)
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> ResponseReturnValue:
+    """End the session (a POST, so another site cannot log a desk out with a link)."""
+    logout_user()
+    flash(_("ログアウトしました"), "info")
+    return redirect(url_for("accounts.login"))

@@ -1,0 +1,109 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+from flask.typing import ResponseReturnValue
+
+from evac import settings
+from evac.extensions import api, babel, csrf, db, login_manager, migrate
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the evac Flask app. Reads configuration only: no threads, network or file writes."""
+    app = Flask(__name__, instance_path=str(settings.instance_path()), instance_relative_config=True)
+    app.config.from_mapping(settings.from_environment(Path(app.instance_path)))
+    if test_config:
+        app.config.update(test_config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    register_logging(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the bare extension objects of `evac.extensions` to this app."""
+    from evac.web.views import select_locale
+
+    # Import every model so the metadata (and Alembic's autogenerate) sees all tables.
+    import evac.models  # noqa: F401
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = None
+    babel.init_app(app, locale_selector=select_locale)
+    api.init_app(app)
+
+    import evac.accounts.auth  # noqa: F401  (registers the user loaders)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Pages and API resources."""
+    from evac.accounts.views import bp as accounts_bp
+    from evac.desk.views import bp as desk_bp
+    from evac.shelters.views import blp as shelters_blp
+    from evac.web.views import bp as web_bp
+
+    app.register_blueprint(web_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(desk_bp)
+    for blp in (shelters_blp,):
+        csrf.exempt(blp)  # checked in require_api_login for cookie-authenticated writes only
+        api.register_blueprint(blp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Every error in the API's JSON format (or an HTML page for browsers)."""
+    from evac.web import errors
+
+    errors.register(app)
+
+
+def register_request_hooks(app: Flask) -> None:
+    """A request id for each request, echoed in the response and carried by the logs."""
+
+    @app.before_request
+    def _request_id() -> None:
+        incoming = request.headers.get("X-Request-Id", "")
+        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+
+    @app.after_request
+    def _headers(response: Any) -> ResponseReturnValue:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
+
+def register_logging(app: Flask) -> None:
+    """Structured JSON logs with ids, never names, addresses or birth dates."""
+    from evac.common.logging import configure
+
+    configure(app.config["EVAC_LOG_LEVEL"])
+    if not app.config["EVAC_SECRETS_PERSISTENT"]:
+        logging.getLogger("evac").warning(
+            "no EVAC_SECRET_KEY/EVAC_CARD_KEY and no instance key files: using random keys for this "
+            "process; run `evac db upgrade` to create them"
+        )
+
+
+def register_commands(app: Flask) -> None:
+    """`flask --app evac …` gets the same commands as the `evac` entry point."""
+    from evac.cli import register
+
+    register(app)

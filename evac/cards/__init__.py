@@ -1,0 +1,1 @@
+"""Resident QR cards and linked IC cards."""

@@ -1,0 +1,1 @@
+"""Demo town: Seika's real shelters and a synthetic, deterministic population."""

@@ -1,0 +1,1 @@
+"""The shelter desk pages used on tablets at the entrance."""

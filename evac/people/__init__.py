@@ -1,0 +1,1 @@
+"""Households and persons: residents registered before a disaster and evacuees registered at a shelter."""

@@ -1,0 +1,111 @@
+"""Household and person models."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from evac.common.db import BigId, UTCDateTime, now_utc, str_enum
+from evac.extensions import db
+
+
+class Sex(enum.StrEnum):
+    """④男女の別, with room for those who do not answer."""
+
+    MALE = "male"
+    FEMALE = "female"
+    OTHER = "other"  # 回答しない
+
+
+class Need(enum.IntFlag):
+    """要配慮 categories, stored as a bitmask so shelters can count them in one aggregate."""
+
+    ELDERLY = 1  # 高齢者
+    DISABILITY = 2  # 障害者
+    INFANT = 4  # 乳幼児
+    PREGNANT = 8  # 妊産婦
+    LANGUAGE = 16  # 外国人・言語支援
+    ALLERGY = 32  # アレルギー (details in Person.allergy)
+    MEDICAL = 64  # 医療機器・慢性疾患
+    CARE = 128  # 要介護
+    INJURY = 256  # 病気・けが
+
+
+class PersonSource(enum.StrEnum):
+    """How evac first learnt of a person."""
+
+    REGISTER = "register"  # resident-register import
+    MYNUMBER = "mynumber"  # My Number card reader (基本4情報 only)
+    PAPER = "paper"  # 避難者カード typed by staff
+    IC = "ic"  # IC card at first visit
+    DEMO = "demo"
+
+
+class Household(db.Model):  # type: ignore[name-defined]
+    """A 世帯 as on the resident register (or formed at the desk for walk-ins)."""
+
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)  # 世帯番号
+    postal_code: Mapped[str | None] = mapped_column(String(8))
+    address: Mapped[str | None] = mapped_column(String(300))
+    district: Mapped[str | None] = mapped_column(String(50), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+    members: Mapped[list[Person]] = relationship(back_populates="household", order_by="Person.id")
+
+
+class Person(db.Model):  # type: ignore[name-defined]
+    """A resident or evacuee. Holds personal data: every staff read goes through the audit log."""
+
+    __tablename__ = "person"
+    __table_args__ = (
+        # Prefix searches by normalised kana or name, and duplicate detection by birth date.
+        Index("ix_person_kana_key", "kana_key"),
+        Index("ix_person_name_key", "name_key"),
+        Index("ix_person_birth_date_name_key", "birth_date", "name_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
+    family_name: Mapped[str] = mapped_column(String(100))
+    given_name: Mapped[str] = mapped_column(String(100), default="")
+    family_name_kana: Mapped[str] = mapped_column(String(100), default="")
+    given_name_kana: Mapped[str] = mapped_column(String(100), default="")
+    name_key: Mapped[str] = mapped_column(String(200))  # normalised full name, for matching
+    kana_key: Mapped[str] = mapped_column(String(200))  # normalised full kana, for search
+    birth_date: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[Sex] = mapped_column(str_enum(Sex, "sex"), default=Sex.OTHER)
+    relationship_to_head: Mapped[str | None] = mapped_column(String(20))  # 続柄
+    postal_code: Mapped[str | None] = mapped_column(String(8))
+    address: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(30))
+    nationality: Mapped[str | None] = mapped_column(String(50))
+    language: Mapped[str | None] = mapped_column(String(20))  # BCP 47 tag, e.g. "vi"
+    needs: Mapped[int] = mapped_column(Integer, default=0)  # Need bitmask
+    allergy: Mapped[str | None] = mapped_column(String(200))
+    condition_note: Mapped[str | None] = mapped_column(Text)  # ⑨負傷又は疾病の状況
+    pets: Mapped[int] = mapped_column(Integer, default=0)
+    pet_note: Mapped[str | None] = mapped_column(String(200))
+    # ⑫ relatives and housemates, ⑬ acquaintances, ⑭ anyone else / publication.
+    consent_relatives: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_acquaintances: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_public: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[PersonSource] = mapped_column(str_enum(PersonSource, "source"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+
+    household: Mapped[Household | None] = relationship(back_populates="members")
+
+    @property
+    def need_flags(self) -> Need:
+        """The needs bitmask as a `Need` flag."""
+        return Need(self.needs)
+
+    def __repr__(self) -> str:
+        # Ids only: reprs end up in logs and tracebacks.
+        return f"<Person {self.id}>"

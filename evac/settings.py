@@ -1,0 +1,98 @@
+"""Configuration read from `EVAC_*` environment variables, with safe defaults.
+
+Secrets that must survive a restart (the session key, the card key) fall back to files in the
+instance folder, written once by `evac db upgrade`, `evac demo` or `evac serve`
+(see `evac.common.instance.ensure_instance_secrets`), never by `create_app` itself.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _secret(env_name: str, instance_path: Path, file_name: str) -> tuple[str, bool]:
+    """Return (secret, persistent): from the environment, the instance file, or a random one."""
+    value = os.environ.get(env_name)
+    if value:
+        return value, True
+    path = instance_path / file_name
+    if path.is_file():
+        return path.read_text(encoding="ascii").strip(), True
+    # A random key keeps an unconfigured process safe, but cards and sessions die with it.
+    return secrets.token_urlsafe(32), False
+
+
+def instance_path() -> Path:
+    """Where the SQLite database and the key files live: `EVAC_INSTANCE_PATH`, else ./instance."""
+    return Path(os.environ.get("EVAC_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+
+
+def ensure_instance_secrets(path: Path) -> None:
+    """Create the instance folder and, where the environment gives none, persistent key files.
+
+    Called by the CLI, never by `create_app`. Several hosts sharing one database must be given
+    `EVAC_SECRET_KEY` and `EVAC_CARD_KEY` instead, or their cards would not verify elsewhere.
+    """
+    path.mkdir(parents=True, exist_ok=True)
+    for env_name, file_name in (("EVAC_SECRET_KEY", "secret_key"), ("EVAC_CARD_KEY", "card_key")):
+        target = path / file_name
+        if os.environ.get(env_name) or target.exists():
+            continue
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(secrets.token_urlsafe(32))
+
+
+def from_environment(instance_path: Path) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment."""
+    default_db = f"sqlite:///{instance_path / 'evac.sqlite3'}"
+    secret_key, secret_persistent = _secret("EVAC_SECRET_KEY", instance_path, "secret_key")
+    card_key, card_persistent = _secret("EVAC_CARD_KEY", instance_path, "card_key")
+    return {
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(
+            os.environ.get("EVAC_DATABASE_URL") or default_db
+        ),
+        "SECRET_KEY": secret_key,
+        "CARD_KEY": card_key,
+        "EVAC_SECRETS_PERSISTENT": secret_persistent and card_persistent,
+        "EVAC_TOWN_NAME": os.environ.get("EVAC_TOWN_NAME", "精華町"),
+        "EVAC_TOWN_CODE": os.environ.get("EVAC_TOWN_CODE", "263664"),
+        "EVAC_SYNC_CONNECTOR": os.environ.get("EVAC_SYNC_CONNECTOR", "none"),
+        "EVAC_SYNC_URL": os.environ.get("EVAC_SYNC_URL", ""),
+        "EVAC_SYNC_SECRET": os.environ.get("EVAC_SYNC_SECRET", ""),
+        "EVAC_SYNC_INTERVAL": _int("EVAC_SYNC_INTERVAL", 30),
+        "EVAC_SYNC_DIR": os.environ.get("EVAC_SYNC_DIR", str(instance_path / "sync")),
+        "EVAC_LOG_LEVEL": os.environ.get("EVAC_LOG_LEVEL", "INFO"),
+        "MAX_CONTENT_LENGTH": _int("EVAC_MAX_CONTENT_LENGTH", 1024 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": os.environ.get("EVAC_SECURE_COOKIES", "0") == "1",
+        "BABEL_DEFAULT_LOCALE": "ja",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
+        "API_TITLE": "evac API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": None,
+    }
+
+
+def normalise_database_url(url: str) -> str:
+    """Map plain PostgreSQL URLs onto the psycopg 3 driver, which is the one installed."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

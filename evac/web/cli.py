@@ -1,0 +1,52 @@
+"""`evac serve`: the production WSGI server (gunicorn), not Flask's development server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from flask import current_app
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, app: Any, options: dict[str, Any]) -> None:
+        self.application = app
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        return self.application
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+@click.option("--threads", default=4, show_default=True, type=int)
+def serve(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve evac with gunicorn."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"evac: http://{host}:{port}/  (workers={workers}, threads={threads})")
+    _Gunicorn(app, {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "accesslog": "-",
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "post_fork": _post_fork,
+    }).run()
+
+
+def _post_fork(_server: Any, _worker: Any) -> None:
+    """Each worker opens its own database connections; none may be shared across a fork."""
+    from evac.extensions import db
+
+    with current_app.app_context():
+        db.engine.dispose(close=False)

@@ -1,0 +1,117 @@
+"""One place that turns every error into the API's JSON error format or an HTML error page."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from evac.common.errors import Conflict, DomainError, error_body
+from evac.extensions import db
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+}
+
+
+def _messages() -> dict[int, str]:
+    return {
+        400: _("リクエストが正しくありません"),
+        401: _("ログインまたはAPIトークンが必要です"),
+        403: _("この操作を行う権限がありません"),
+        404: _("見つかりません"),
+        405: _("このメソッドは使えません"),
+        413: _("送信データが大きすぎます"),
+        415: _("JSONで送信してください"),
+        422: _("入力内容に誤りがあります"),
+        429: _("リクエストが多すぎます。しばらく待ってから再度お試しください"),
+        500: _("サーバー内部でエラーが発生しました"),
+    }
+
+
+def wants_json() -> bool:
+    """API and health-check callers get JSON; browsers on pages get HTML."""
+    return request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
+
+
+def _respond(status: int, code: str, message: str, fields: dict[str, Any] | None = None,
+             **extra: Any) -> tuple[Response | str, int]:
+    if wants_json():
+        return jsonify(error_body(code, message, fields, **extra)), status
+    return render_template("error.html", status=status, message=message), status
+
+
+def _webargs_fields(error: HTTPException) -> dict[str, Any]:
+    """webargs puts marshmallow's messages in `error.data["messages"]`, keyed by location."""
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages", {})
+    if isinstance(messages, dict) and len(messages) == 1:
+        (only,) = messages.values()
+        return only if isinstance(only, dict) else {"_schema": only}
+    return messages if isinstance(messages, dict) else {}
+
+
+def handle_domain_error(error: DomainError) -> tuple[Response | str, int]:
+    """Refusals raised by services: roll back whatever the request had started."""
+    db.session.rollback()
+    return _respond(error.status, error.code, error.message, error.fields, **error.extra)
+
+
+def handle_http_exception(error: HTTPException) -> tuple[Response | str, int] | HTTPException:
+    """Werkzeug's errors (404, 405, 413, webargs' 422, …) in evac's format."""
+    status = error.code or 500
+    if status < 400:
+        return error
+    if status >= 500:
+        return handle_internal_error(error)
+    fields = _webargs_fields(error) if status == 422 else {}
+    message = _messages().get(status, error.description or "")
+    return _respond(status, _HTTP_CODES.get(status, "error"), message, fields)
+
+
+def handle_csrf_error(error: CSRFError) -> tuple[Response | str, int]:
+    """A missing or stale CSRF token: say so, so the user reloads the page."""
+    return _respond(400, "csrf_failed", _("画面の有効期限が切れました。再読み込みしてからやり直してください"))
+
+
+def handle_integrity_error(error: IntegrityError) -> tuple[Response | str, int]:
+    """A database constraint refused a write that slipped past the services' checks (for example a race)."""
+    db.session.rollback()
+    log.warning("integrity error", extra={"constraint": str(error.orig).split("\n")[0][:200]})
+    exc = Conflict(_("同時に行われた別の操作と競合しました。もう一度お試しください"))
+    return _respond(exc.status, exc.code, exc.message)
+
+
+def handle_internal_error(error: Exception) -> tuple[Response | str, int]:
+    """A bug: log it with the request id, tell the client nothing about the data involved."""
+    original = getattr(error, "original_exception", None) or error
+    if not isinstance(original, HTTPException):
+        log.error("unhandled error", exc_info=original)
+    db.session.rollback()
+    return _respond(500, "internal_error", _messages()[500])
+
+
+def register(app: Flask) -> None:
+    """Install the handlers on the app."""
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(InternalServerError, handle_internal_error)
+    app.register_error_handler(Exception, handle_internal_error)
