@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
+from flask_babel import get_locale
 from flask.typing import ResponseReturnValue
 
 from evac import settings
@@ -46,6 +47,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None
     babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     api.init_app(app)
 
     import evac.accounts.auth  # noqa: F401  (registers the user loaders)

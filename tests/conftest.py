@@ -8,8 +8,11 @@ are what is tested. CI sets `EVAC_REQUIRE_POSTGRES=1` and `EVAC_REQUIRE_BROWSER=
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,31 +70,43 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(scope="session")
-def _schema(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def _schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Build the schema once per session with the migrations."""
     from flask_migrate import upgrade
 
     if PG_URL:
-        url = _normalise(PG_URL)
-        app = create_app(_config(url, tmp_path_factory.mktemp("instance")))
-        with app.app_context():
-            _drop_everything()
-            upgrade()
-            _db.engine.dispose()
-        return {"url": url}
+        with _private_postgres_database(_normalise(PG_URL)) as url:
+            app = create_app(_config(url, tmp_path_factory.mktemp("instance")))
+            with app.app_context():
+                upgrade()
+                _db.engine.dispose()
+            yield {"url": url}
+        return
     template = tmp_path_factory.mktemp("schema") / "template.sqlite3"
     app = create_app(_config(f"sqlite:///{template}", tmp_path_factory.mktemp("instance")))
     with app.app_context():
         upgrade()
         _db.engine.dispose()
-    return {"template": template}
+    yield {"template": template}
 
 
-def _drop_everything() -> None:
-    """Empty the PostgreSQL test database, including Alembic's version table."""
-    with _db.engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
+@contextlib.contextmanager
+def _private_postgres_database(url: str) -> Iterator[str]:
+    """A database of this test run's own, created beside the one named, dropped afterwards.
+
+    Runs on one server (two developers, CI, a benchmark) then never see each other's rows.
+    """
+    base = sa.engine.make_url(url)
+    name = f"evac_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def _config(url: str, instance: Path) -> dict[str, Any]:
@@ -136,9 +151,25 @@ def db(app: Flask) -> Any:
     return _db
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose requests each get their own app context, as in production.
+
+    Flask reuses an already-pushed app context for a request, which would share `g` (and with it
+    the logged-in user and the database session) between the test body and every request.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        # End the test's own read transaction so that what it reads next includes the request's
+        # writes (an SQLite snapshot or a PostgreSQL repeatable read would otherwise hide them).
+        _db.session.rollback()
+        return response
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    """A test client for the app."""
+    """A test client for the app; the test's own `db.session` is separate from the requests'."""
+    app.test_client_class = IsolatedClient
     return app.test_client()
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, has_request_context, jsonify, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, text
 
@@ -49,6 +49,8 @@ def set_language(code: str) -> ResponseReturnValue:
 
 
 def select_locale() -> str:
-    """Japanese unless this session chose otherwise."""
+    """Japanese unless this browser session chose otherwise (and always Japanese on the CLI)."""
+    if not has_request_context():
+        return "ja"
     lang = session.get("lang")
     return lang if lang in LANGUAGES else "ja"
