@@ -36,9 +36,9 @@ def register(app: Flask) -> None:
     from evac.demo.cli import demo
     from evac.people.cli import import_residents
     from evac.shelters.cli import import_shelters
-    from evac.web.cli import serve
+    from evac.web.cli import health, serve
 
-    for command in (users, demo, import_residents, import_shelters, serve):
+    for command in (users, demo, import_residents, import_shelters, serve, health):
         app.cli.add_command(command)
 
 

@@ -50,3 +50,21 @@ def _post_fork(_server: Any, _worker: Any) -> None:
 
     with current_app.app_context():
         db.engine.dispose(close=False)
+
+
+@click.command()
+@click.option("--url", default="", help="Also GET this /healthz URL (the web role).")
+def health(url: str) -> None:
+    """Exit 0 if the database answers (and, with --url, the web server); for container healthchecks."""
+    import urllib.request
+
+    from sqlalchemy import text
+
+    from evac.extensions import db
+
+    db.session.execute(text("SELECT 1"))
+    if url:
+        with urllib.request.urlopen(url, timeout=4) as response:  # noqa: S310 - operator-given URL
+            if response.status != 200:
+                raise click.ClickException(f"{url} answered {response.status}")
+    click.echo("ok")

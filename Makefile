@@ -1,0 +1,51 @@
+# evac: `make run` and `make test` set everything up on a fresh machine (Python 3.11+ needed).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# The PostgreSQL pass of `make test`; it is skipped, saying why, when nothing answers there.
+EVAC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export EVAC_INSTANCE_PATH ?= $(CURDIR)/instance
+
+.PHONY: install run test test-sqlite test-postgres demo messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+# Compiled catalogues are build output: made from the committed .po files.
+evac/translations/%/LC_MESSAGES/messages.mo: evac/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d evac/translations -l $*
+
+install: $(VENV)/.installed evac/translations/en/LC_MESSAGES/messages.mo
+
+run: install
+	$(BIN)/evac db upgrade
+	$(BIN)/evac demo
+	$(BIN)/evac serve --host $(HOST) --port $(PORT)
+
+demo: install
+	$(BIN)/evac db upgrade
+	$(BIN)/evac demo
+
+test: test-sqlite test-postgres
+
+test-sqlite: install
+	EVAC_TEST_DATABASE_URL= $(BIN)/pytest
+
+test-postgres: install
+	EVAC_TEST_DATABASE_URL=$(EVAC_TEST_DATABASE_URL) $(BIN)/pytest
+
+# Re-extract the Japanese source strings and merge them into the English catalogue.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--project evac -o evac/translations/messages.pot evac
+	$(BIN)/pybabel update -i evac/translations/messages.pot -d evac/translations --no-fuzzy-matching
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts
