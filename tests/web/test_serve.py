@@ -1,0 +1,47 @@
+"""`evac serve` runs a production WSGI server (gunicorn) that answers over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from flask import Flask
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_evac_serve_answers_healthz(app: Flask, tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "EVAC_INSTANCE_PATH": str(tmp_path / "instance"),
+           "EVAC_DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"]}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "evac", "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        body = None
+        while time.monotonic() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    body = json.loads(response.read())
+                    server = response.headers["Server"]
+            except OSError:
+                time.sleep(0.2)
+        assert body == {"status": "ok", "database": "ok"}
+        assert "gunicorn" in server.lower()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
