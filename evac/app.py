@@ -56,6 +56,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     """Pages and API resources."""
     from evac.accounts.views import bp as accounts_bp
+    from evac.checkin.views import blp as desk_api_blp
     from evac.desk.views import bp as desk_bp
     from evac.shelters.views import blp as shelters_blp
     from evac.web.views import bp as web_bp
@@ -63,7 +64,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(web_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(desk_bp)
-    for blp in (shelters_blp,):
+    for blp in (shelters_blp, desk_api_blp):
         csrf.exempt(blp)  # checked in require_api_login for cookie-authenticated writes only
         api.register_blueprint(blp)
 

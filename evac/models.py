@@ -3,13 +3,13 @@
 from evac.accounts.models import ApiToken, Role, StaffAccount, staff_shelter
 from evac.audit.models import AuditEvent
 from evac.cards.models import Card, ICCard
-from evac.checkin.models import Stay, StayStatus
+from evac.checkin.models import ClientRequest, Stay, StayStatus
 from evac.outbox.models import OutboxEvent
 from evac.people.models import Household, Need, Person, Sex
 from evac.shelters.models import Shelter, ShelterKind, ShelterStatus
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Card", "Household", "ICCard", "Need", "OutboxEvent", "Person", "Role",
+    "ApiToken", "AuditEvent", "Card", "ClientRequest", "Household", "ICCard", "Need", "OutboxEvent", "Person", "Role",
     "Sex", "Shelter", "ShelterKind", "ShelterStatus", "StaffAccount", "Stay", "StayStatus",
     "staff_shelter",
 ]

@@ -64,6 +64,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(
             os.environ.get("EVAC_DATABASE_URL") or default_db
         ),
+        # Statement parameters hold names and addresses: keep them out of error messages and logs.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         "SECRET_KEY": secret_key,
         "CARD_KEY": card_key,
         "EVAC_SECRETS_PERSISTENT": secret_persistent and card_persistent,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import enum
 import sqlite3
 from datetime import UTC, datetime
@@ -79,12 +80,12 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
 def _begin_sqlite(conn: Any) -> None:
     """Open SQLite transactions explicitly so reads inside a transaction see one snapshot.
 
-    A connection marked with ``conn.info["sqlite_immediate"]`` takes the write lock up front,
-    which avoids the lock-upgrade failures that deferred transactions meet under concurrent writers.
+    Inside `begin_write` the transaction takes the write lock up front, which avoids the
+    lock-upgrade failures that deferred transactions meet under concurrent writers.
     """
     if conn.dialect.name != "sqlite":
         return
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("sqlite_immediate") else "BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if _immediate.get() else "BEGIN")
 
 
 def str_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
@@ -98,3 +99,23 @@ def str_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
         name=name,
         validate_strings=True,
     )
+
+
+_immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("sqlite_immediate", default=False)
+
+
+def begin_write(session: Any) -> None:
+    """Start the session's next transaction as a write transaction.
+
+    On SQLite this is ``BEGIN IMMEDIATE``: the write lock is taken up front, so concurrent writers
+    queue on the busy timeout instead of failing when a read lock cannot be upgraded. On PostgreSQL
+    it is an ordinary transaction (row locks and constraints do the rest). Whatever read
+    transaction the session had open (loading the user, say) is ended first.
+    """
+    if session().in_transaction():
+        session.commit()
+    token = _immediate.set(True)
+    try:
+        session.connection()
+    finally:
+        _immediate.reset(token)

@@ -12,6 +12,9 @@ from evac.common.db import BigId, UTCDateTime, now_utc, str_enum
 from evac.extensions import db
 
 
+SEARCH_KEY = String(200).with_variant(String(200, collation="C"), "postgresql")
+
+
 class Sex(enum.StrEnum):
     """④男女の別, with room for those who do not answer."""
 
@@ -76,8 +79,10 @@ class Person(db.Model):  # type: ignore[name-defined]
     given_name: Mapped[str] = mapped_column(String(100), default="")
     family_name_kana: Mapped[str] = mapped_column(String(100), default="")
     given_name_kana: Mapped[str] = mapped_column(String(100), default="")
-    name_key: Mapped[str] = mapped_column(String(200))  # normalised full name, for matching
-    kana_key: Mapped[str] = mapped_column(String(200))  # normalised full kana, for search
+    # Normalised keys for matching and prefix search; byte order ("C") on PostgreSQL so that a
+    # prefix is a contiguous index range whatever the server's locale.
+    name_key: Mapped[str] = mapped_column(SEARCH_KEY)
+    kana_key: Mapped[str] = mapped_column(SEARCH_KEY)
     birth_date: Mapped[date | None] = mapped_column(Date)
     sex: Mapped[Sex] = mapped_column(str_enum(Sex, "sex"), default=Sex.OTHER)
     relationship_to_head: Mapped[str | None] = mapped_column(String(20))  # 続柄

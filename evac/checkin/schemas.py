@@ -1,0 +1,161 @@
+"""Marshmallow schemas of the desk API. Unknown fields are refused (marshmallow's default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from webargs.fields import DelimitedList
+
+from evac.checkin.models import StayStatus
+from evac.people.service import NEED_KEYS
+
+_SEX = ["male", "female", "other"]
+
+
+class ConsentIn(Schema):
+    """⑫ relatives and housemates, ⑬ acquaintances, ⑭ anyone else / publication."""
+
+    relatives = fields.Boolean(load_default=False)
+    acquaintances = fields.Boolean(load_default=False)
+    public = fields.Boolean(load_default=False)
+
+
+class PaperCardIn(Schema):
+    """The 避難者カード (安否情報収集様式) items typed by staff."""
+
+    family_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    given_name = fields.String(load_default="", validate=validate.Length(max=100))
+    family_name_kana = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    given_name_kana = fields.String(load_default="", validate=validate.Length(max=100))
+    birth_date = fields.String(required=True, validate=validate.Length(min=1, max=30),
+                               metadata={"description": "ISO date or 和暦 (昭和55年1月2日, S55.1.2)"})
+    sex = fields.String(required=True, validate=validate.OneOf(_SEX))
+    postal_code = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^\d{3}-?\d{4}$"))
+    address = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    phone = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(r"^[0-9+\-() ]{6,20}$"))
+    nationality = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=50))
+    language = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+    needs = fields.List(fields.String(validate=validate.OneOf(list(NEED_KEYS))), load_default=list)
+    allergy = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    condition_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    pets = fields.Integer(load_default=0, validate=validate.Range(min=0, max=50))
+    pet_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    consent = fields.Nested(ConsentIn, load_default=dict)
+    household_id = fields.Integer(load_default=None, allow_none=True)
+
+
+class MyNumberCardIn(Schema):
+    """The four basic items (基本4情報) as a card reader hands them over: never the 個人番号."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    address = fields.String(required=True, validate=validate.Length(min=1, max=300))
+    birth_date = fields.String(required=True, validate=validate.Length(min=1, max=30))
+    sex = fields.String(required=True, validate=validate.Length(min=1, max=10))
+
+
+_IDENTIFIERS = ("qr", "card", "ic_uid", "person")
+
+
+class CheckinIn(Schema):
+    """POST /api/v1/checkins: a shelter, a client id and one of qr, card, ic_uid, person (or person_id)."""
+
+    shelter_id = fields.Integer(required=True)
+    client_id = fields.UUID(required=True)
+    qr = fields.String(validate=validate.Length(min=1, max=200))
+    card = fields.Nested(MyNumberCardIn)
+    ic_uid = fields.String(validate=validate.Length(min=1, max=64))
+    person = fields.Nested(PaperCardIn)
+    person_id = fields.Integer(metadata={"description": "a person chosen by staff (or the one to link an IC card to)"})
+    members = fields.List(fields.Integer(), validate=validate.Length(max=50))
+    transfer = fields.Boolean(load_default=False)
+    confirm_new = fields.Boolean(load_default=False,
+                                 metadata={"description": "register the paper card even though similar persons exist"})
+    whereabouts = fields.String(load_default="present",
+                                validate=validate.OneOf(["present", "at_home", "in_car"]))
+
+    @validates_schema
+    def _exactly_one(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        given = [k for k in _IDENTIFIERS if data.get(k)]
+        if len(given) > 1 or (not given and not data.get("person_id")):
+            raise ValidationError("give exactly one of qr, card, ic_uid, person (or person_id)", "_schema")
+        if data.get("person_id") and given and given != ["ic_uid"]:
+            raise ValidationError("person_id goes alone, or with ic_uid to link the card", "person_id")
+
+
+class CheckoutIn(Schema):
+    """POST /api/v1/checkouts."""
+
+    client_id = fields.UUID(required=True)
+    person_id = fields.Integer()
+    qr = fields.String(validate=validate.Length(min=1, max=200))
+    members = fields.List(fields.Integer(), validate=validate.Length(max=50))
+    reason = fields.String(required=True, validate=validate.OneOf(
+        ["left", "outing", "return", "transfer", "at_home", "in_car"]))
+    to_shelter_id = fields.Integer()
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if bool(data.get("person_id")) == bool(data.get("qr")):
+            raise ValidationError("give exactly one of person_id or qr", "_schema")
+        if data["reason"] == "transfer" and not data.get("to_shelter_id"):
+            raise ValidationError("required for a transfer", "to_shelter_id")
+
+
+class LookupIn(Schema):
+    """POST /api/v1/lookups: who a scan names, changing nothing."""
+
+    shelter_id = fields.Integer(required=True)
+    qr = fields.String(validate=validate.Length(min=1, max=200))
+    card = fields.Nested(MyNumberCardIn)
+    ic_uid = fields.String(validate=validate.Length(min=1, max=64))
+    person_id = fields.Integer()
+
+    @validates_schema
+    def _exactly_one(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if sum(bool(data.get(k)) for k in ("qr", "card", "ic_uid", "person_id")) != 1:
+            raise ValidationError("give exactly one of qr, card, ic_uid, person_id", "_schema")
+
+
+class StayOut(Schema):
+    """A stay as the API answers it."""
+
+    id = fields.Integer()
+    person_id = fields.Integer()
+    shelter_id = fields.Integer()
+    household_id = fields.Integer(allow_none=True)
+    status = fields.String()
+    method = fields.String()
+    checked_in_at = fields.String()
+    checked_out_at = fields.String(allow_none=True)
+    transferred_to_id = fields.Integer(allow_none=True)
+
+
+class DeskAnswerOut(Schema):
+    """The answer to a check-in or check-out: stays, the shelter's new occupancy, the household."""
+
+    stays = fields.List(fields.Nested(StayOut))
+    shelter = fields.Dict()
+    to_shelter = fields.Dict()
+    person = fields.Dict()
+    household = fields.Dict()
+    warnings = fields.List(fields.String())
+
+
+class RosterArgs(Schema):
+    """GET /api/v1/shelters/{id}/roster query."""
+
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        [s.value for s in StayStatus if s not in (StayStatus.LEFT, StayStatus.TRANSFERRED)]))
+    needs = DelimitedList(fields.String(validate=validate.OneOf(list(NEED_KEYS))), load_default=list)
+    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+    cursor = fields.Integer(load_default=None, allow_none=True)
+
+
+class PersonSearchArgs(Schema):
+    """GET /api/v1/persons query."""
+
+    q = fields.String(load_default="", validate=validate.Length(max=100))
+    birth_date = fields.String(load_default=None, validate=validate.Length(max=30))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
