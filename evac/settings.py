@@ -88,7 +88,9 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "OPENAPI_VERSION": "3.0.3",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "OPENAPI_SWAGGER_UI_PATH": None,
+        # Interactive docs at /api/v1/docs from a vendored Swagger UI: no CDN at run time.
+        "OPENAPI_SWAGGER_UI_PATH": "docs",
+        "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
     }
 
 

@@ -105,7 +105,8 @@ def _refuse(error: DomainError, *, shelter_id: int | None, detail: dict[str, obj
 def resolve(payload: str, *, shelter_id: int | None = None) -> Person:
     """The person a scanned QR payload or typed fallback code names; refusals are audited."""
     key = card_key()
-    digest = hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()[:16]
+    # Nothing derived from a refused payload is kept but its length: it might be anything typed.
+    shape = {"length": len(payload)}
     try:
         if tokens.looks_like_fallback(payload):
             serial = tokens.decode_fallback(key, payload)
@@ -117,7 +118,7 @@ def resolve(payload: str, *, shelter_id: int | None = None) -> Person:
                 card = None
     except tokens.TokenMalformed:
         raise _refuse(CardMalformed(_("カードのコードを読み取れません。もう一度読み取るか、手入力してください")),
-                      shelter_id=shelter_id, detail={"payload_sha256": digest}) from None
+                      shelter_id=shelter_id, detail=shape) from None
     except tokens.TokenSignatureInvalid as exc:
         genuine = db.session.scalar(select(Card.id).where(Card.serial == exc.serial)) is not None
         error: DomainError = (
@@ -125,10 +126,10 @@ def resolve(payload: str, *, shelter_id: int | None = None) -> Person:
             if genuine else CardForged(_("このカードは無効です（偽造の可能性）。本人確認をしてください"))
         )
         raise _refuse(error, shelter_id=shelter_id,
-                      detail={"payload_sha256": digest, "serial": exc.serial or None}) from None
+                      detail={**shape, "serial": exc.serial if genuine else None}) from None
     if card is None:
         raise _refuse(CardUnknown(_("このカードは登録されていません。避難者カードで受付してください")),
-                      shelter_id=shelter_id, detail={"payload_sha256": digest})
+                      shelter_id=shelter_id, detail=shape)
     if card.revoked_at is not None:
         raise _refuse(CardRevoked(_("このカードは再発行により無効になっています。新しいカードか本人確認で受付してください")),
                       shelter_id=shelter_id, detail={"serial": card.serial, "person_id": card.person_id})

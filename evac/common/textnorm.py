@@ -28,13 +28,14 @@ def to_katakana(text: str) -> str:
 def name_key(*parts: str | None) -> str:
     """Matching key of a name: NFKC (full/half width), variants folded, no spaces."""
     joined = "".join(p for p in parts if p)
-    return _SPACES.sub("", fold_variants(unicodedata.normalize("NFKC", joined)))
+    # NFKC again after removing spaces: a removed space can let a combining mark compose.
+    return unicodedata.normalize("NFKC", _SPACES.sub("", fold_variants(unicodedata.normalize("NFKC", joined))))
 
 
 def kana_key(*parts: str | None) -> str:
     """Search key of a kana reading: NFKC (half-width kana → full), katakana, no spaces."""
     joined = "".join(p for p in parts if p)
-    return _SPACES.sub("", to_katakana(unicodedata.normalize("NFKC", joined)))
+    return to_katakana(unicodedata.normalize("NFKC", _SPACES.sub("", to_katakana(unicodedata.normalize("NFKC", joined)))))
 
 
 _KANA = re.compile(r"^[\u30a0-\u30ff\u3040-\u309f\uff66-\uff9f\s\u3000・ー]+$")

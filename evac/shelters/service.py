@@ -49,7 +49,8 @@ def occupancy_for(shelter_ids: Iterable[int]) -> dict[int, Occupancy]:
         select(
             Stay.shelter_id,
             func.count(Stay.id),
-            func.count(func.distinct(Stay.household_id)),
+            # A person without a household counts as a household of one.
+            func.count(func.distinct(func.coalesce(Stay.household_id, -Stay.person_id))),
             func.max(Stay.updated_at),
         )
         .where(Stay.shelter_id.in_(ids), Stay.checked_out_at.is_(None), Stay.status.in_(OCCUPYING))

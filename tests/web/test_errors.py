@@ -95,3 +95,12 @@ def test_openapi_document_is_served(client: FlaskClient) -> None:
     assert response.status_code == 200
     spec = response.get_json()
     assert "/api/v1/shelters" in spec["paths"] and "patch" in spec["paths"]["/api/v1/shelters/{shelter_id}"]
+
+
+def test_interactive_api_docs_load_from_vendored_files(client: FlaskClient) -> None:
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page and "https://" not in page.split("<body")[0]
+    for name in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
+        response = client.get(f"/static/vendor/swagger-ui/{name}")
+        assert response.status_code == 200
+        response.close()
