@@ -40,6 +40,12 @@ def register_extensions(app: Flask) -> None:
     # Import every model so the metadata (and Alembic's autogenerate) sees all tables.
     import evac.models  # noqa: F401
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # No server-side prepared statements: after five runs psycopg would prepare a query and
+        # PostgreSQL may then pick a generic plan that scans a long IN list row by row.
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
+        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)

@@ -22,7 +22,7 @@ from evac.audit import service as audit
 from evac.cards import service as cards
 from evac.checkin.models import CheckinMethod, ClientRequest, Stay, StayStatus
 from evac.common.db import begin_write, now_utc
-from evac.common.errors import Conflict, DomainError, NotFound, ValidationFailed
+from evac.common.errors import DomainError, NotFound, ValidationFailed
 from evac.extensions import db
 from evac.outbox import service as outbox
 from evac.people import service as people

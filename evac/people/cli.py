@@ -1,9 +1,27 @@
-"""Placeholder being replaced."""
+"""`evac import-residents FILE`: load a resident-register extract CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
+from evac.cli import fail
+from evac.common.importing import ImportRefused
+from evac.people.importers import import_residents_file
+
 
 @click.command("import-residents")
-def import_residents() -> None:
-    """Not written yet."""
-    raise click.ClickException("not implemented yet")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_residents(file: Path) -> None:
+    """住民データ取込 / import residents from a register extract CSV (UTF-8, BOM or CP932).
+
+    All or nothing: a file with any bad row is refused, each problem listed, nothing stored.
+    """
+    try:
+        report = import_residents_file(file)
+    except ImportRefused as exc:
+        fail(str(exc))
+    click.echo(report.summary())
+    for warning in report.warnings:
+        click.echo(f"注意 warning: {warning}")

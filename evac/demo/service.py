@@ -1,0 +1,220 @@
+"""Building the demo town: Seika's real shelters, synthetic capacities, a synthetic population, accounts.
+
+Everything is idempotent for a seed: a second run finds the schema at head, the shelters and
+residents unchanged, the capacities already set and the accounts already there (their passwords
+are left alone). The shelters are real (GSI open data); their capacities are NOT: GSI publishes
+none, so the demo invents plausible ones. The residents are entirely synthetic.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+from flask_migrate import upgrade
+from sqlalchemy import select, update
+
+from evac.accounts import service as accounts
+from evac.accounts.models import Role, StaffAccount
+from evac.audit import service as audit
+from evac.common.importing import ImportReport
+from evac.demo.generator import generate_town, write_resident_csv
+from evac.extensions import db
+from evac.people.importers import import_residents_file
+from evac.people.models import Household, Person, PersonSource
+from evac.shelters.importers import import_shelters_file
+from evac.shelters.models import Shelter, ShelterKind
+
+TOWN_CODE = "263664"
+GSI_FILES = ("evacuation_seika_263664.csv", "emergency_seika_263664.csv")
+VENDORED_GSI_DIR = Path(__file__).parent / "data"
+LOGIN_URL = "http://127.0.0.1:8000/login"
+# Demo credentials, printed by `evac demo`: for a local demonstration only, never for real data.
+DEMO_ACCOUNTS: tuple[tuple[str, Role, str], ...] = (
+    ("admin", Role.ADMIN, "admin-demo-2026"),
+    ("hq", Role.HQ, "hq-demo-2026"),
+    ("staff1", Role.STAFF, "staff1-demo-2026"),
+)
+STAFF_SHELTERS = 2  # staff1 works at the first two evacuation shelters
+CHUNK = 500
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo account as printed at the end of `evac demo`."""
+
+    username: str
+    password: str
+    role: Role
+    shelters: tuple[str, ...]
+    created: bool
+
+
+@dataclass
+class DemoResult:
+    """What `build_demo_town` did."""
+
+    upgraded: bool
+    gsi_dir: Path
+    shelter_reports: list[ImportReport]
+    capacities_set: int
+    households: int
+    resident_report: ImportReport
+    csv_path: Path
+    accounts: list[DemoAccount]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def find_gsi_dir() -> Path:
+    """Where Seika's GSI files are: `EVAC_GSI_DIR`, else ../shared/data/gsi, else the vendored copy."""
+    repo = Path(__file__).resolve().parents[2]
+    candidates = [Path(p) for p in [os.environ.get("EVAC_GSI_DIR")] if p]
+    candidates += [repo.parent / "shared" / "data" / "gsi", VENDORED_GSI_DIR]
+    for directory in candidates:
+        if all((directory / name).is_file() for name in GSI_FILES):
+            return directory
+    return VENDORED_GSI_DIR
+
+
+def ensure_schema() -> bool:
+    """Run the migrations if the database is not at head; True if it had to."""
+    config = current_app.extensions["migrate"].migrate.get_config()
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with db.engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current == heads:
+        return False
+    upgrade()
+    return True
+
+
+def synthetic_capacity(shelter: Shelter, seed: int) -> int | None:
+    """A plausible, invented capacity for a shelter, fixed by seed and shelter code.
+
+    School gyms 200–600, school buildings 150–400, community and welfare centres 50–150;
+    for 指定緊急避難場所 (open ground) school grounds 800–2,500 and parks 2,000–5,000 or unknown.
+    """
+    rng = random.Random(f"{seed}:{shelter.code}")
+    name = shelter.name
+    if shelter.kind is ShelterKind.EMERGENCY:
+        if "公園" in name or "運動場" in name:
+            return None if rng.random() < 0.5 else rng.randrange(2000, 5001, 100)
+        if "学校" in name:
+            return rng.randrange(800, 2501, 50)
+        return rng.randrange(50, 151, 10)
+    if "体育館" in name:
+        return rng.randrange(200, 601, 10)
+    if any(word in name for word in ("センター", "苑", "公民館", "会館", "集会所")):
+        return rng.randrange(50, 151, 5)
+    if "学校" in name:
+        return rng.randrange(150, 401, 10)
+    return rng.randrange(50, 151, 5)
+
+
+def load_shelters(directory: Path) -> list[ImportReport]:
+    """Import Seika's 指定避難所 and 指定緊急避難場所 through the GSI importer."""
+    return [import_shelters_file(directory / name) for name in GSI_FILES]
+
+
+def assign_capacities(seed: int) -> int:
+    """Give Seika's shelters without a capacity a synthetic one; return how many were set.
+
+    A capacity already set (by HQ, or by an earlier run) is kept.
+    """
+    shelters = db.session.scalars(
+        select(Shelter).where(Shelter.municipality_code == TOWN_CODE, Shelter.capacity.is_(None))
+        .order_by(Shelter.id)
+    ).all()
+    changed = 0
+    for shelter in shelters:
+        capacity = synthetic_capacity(shelter, seed)
+        if capacity is not None:
+            shelter.capacity = capacity
+            changed += 1
+    if changed:
+        audit.record("demo.capacities", subject_type="shelter", detail={"seed": seed, "set": changed})
+    db.session.commit()
+    return changed
+
+
+def mark_demo_persons(numbers: Sequence[str]) -> None:
+    """Mark the imported demo residents as synthetic (source `demo`), in chunked bulk updates."""
+    for start in range(0, len(numbers), CHUNK):
+        households = select(Household.id).where(Household.number.in_(numbers[start:start + CHUNK]))
+        db.session.execute(
+            update(Person).where(Person.household_id.in_(households), Person.source == PersonSource.REGISTER)
+            .values(source=PersonSource.DEMO)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+
+
+def ensure_accounts() -> list[DemoAccount]:
+    """Create the demo accounts that do not exist yet; existing ones are kept as they are."""
+    evacuation = db.session.scalars(
+        select(Shelter).where(Shelter.municipality_code == TOWN_CODE, Shelter.kind == ShelterKind.EVACUATION)
+        .order_by(Shelter.id).limit(STAFF_SHELTERS)
+    ).all()
+    result = []
+    for username, role, password in DEMO_ACCOUNTS:
+        account = db.session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+        created = account is None
+        if account is None:
+            shelter_ids = [s.id for s in evacuation] if role is Role.STAFF else []
+            account = accounts.create_account(username, role=role, password=password, shelter_ids=shelter_ids,
+                                              display_name=f"デモ {username}")
+        names = tuple(s.name for s in account.shelters) if account.role is Role.STAFF else ()
+        result.append(DemoAccount(username, password, account.role, names, created))
+    return result
+
+
+def build_demo_town(*, residents: int, seed: int, csv_path: Path,
+                    progress: Progress = lambda _line: None) -> DemoResult:
+    """Build (or refresh) the demo town; each step commits on its own and reports through `progress`."""
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def step(name: str, began: float) -> float:
+        now = time.perf_counter()
+        seconds[name] = now - began
+        return now
+
+    upgraded = ensure_schema()
+    progress("データベース database: " + ("移行しました migrated to head" if upgraded else "最新 at head"))
+    t = step("schema", started)
+
+    directory = find_gsi_dir()
+    reports = load_shelters(directory)
+    for report in reports:
+        progress(f"避難所 shelters ({directory}): {report.summary()}")
+    capacities = assign_capacities(seed)
+    progress(f"収容人数 capacities (synthetic, seed {seed}): {capacities} 件設定 set")
+    t = step("shelters", t)
+
+    town = generate_town(residents, seed)
+    size = write_resident_csv(csv_path, town)
+    progress(f"住民データ生成 generated: {residents:,} 人 persons, {len(town):,} 世帯 households "
+             f"→ {csv_path} ({size / 1e6:.1f} MB)")
+    t = step("generate", t)
+
+    resident_report = import_residents_file(csv_path)
+    mark_demo_persons([h.number for h in town])
+    progress(f"住民データ取込 imported: {resident_report.summary()}")
+    t = step("residents", t)
+
+    demo_accounts = ensure_accounts()
+    progress("アカウント accounts: " + ", ".join(
+        f"{a.username} ({'作成 created' if a.created else '既存 kept'})" for a in demo_accounts))
+    step("accounts", t)
+    seconds["total"] = time.perf_counter() - started
+    return DemoResult(upgraded, directory, reports, capacities, len(town), resident_report, csv_path,
+                      demo_accounts, seconds)
