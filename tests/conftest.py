@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, has_app_context
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from evac import create_app
@@ -162,7 +162,8 @@ class IsolatedClient(FlaskClient):
         response = contextvars.Context().run(super().open, *args, **kwargs)
         # End the test's own read transaction so that what it reads next includes the request's
         # writes (an SQLite snapshot or a PostgreSQL repeatable read would otherwise hide them).
-        _db.session.rollback()
+        if has_app_context():
+            _db.session.rollback()
         return response
 
 
