@@ -1,9 +1,27 @@
-"""Placeholder being replaced."""
+"""`evac import-shelters FILE`: a thin wrapper over `evac.shelters.importers`."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
+from flask.cli import with_appcontext
+
+from evac.cli import fail
+from evac.common.importing import ImportRefused
+from evac.shelters.importers import import_shelters_file
 
 
 @click.command("import-shelters")
-def import_shelters() -> None:
-    """Not written yet."""
-    raise click.ClickException("not implemented yet")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@with_appcontext
+def import_shelters(file: Path) -> None:
+    """Import shelters from a GSI CSV/GeoJSON or 自治体標準オープンデータ CSV file (format auto-detected)."""
+    try:
+        report = import_shelters_file(file)
+    except ImportRefused as exc:
+        fail(str(exc))
+        return
+    click.echo(report.summary())
+    for warning in report.warnings:
+        click.echo(warning, err=True)
