@@ -423,7 +423,7 @@ def lookup(account: StaffAccount, body: dict[str, Any]) -> dict[str, Any]:
 def roster(account: StaffAccount, shelter_id: int, *, status: str | None = None, needs: list[str] | None = None,
            q: str | None = None, limit: int = 200, cursor: int | None = None) -> dict[str, Any]:
     """The shelter's open stays with who they are; filters by whereabouts, needs and name; audited."""
-    from sqlalchemy import and_, func, or_
+    from sqlalchemy import func, or_
 
     from evac.common.textnorm import is_kana, kana_key, name_key
 
@@ -437,9 +437,10 @@ def roster(account: StaffAccount, shelter_id: int, *, status: str | None = None,
     if mask:
         stmt = stmt.where(Person.needs.op("&")(mask) != 0)
     if q:
+        # Within one shelter the roster is small, so given names are searched too ("はなこ").
         kana, name = kana_key(q), name_key(q)
-        kana_match = and_(Person.kana_key >= kana, Person.kana_key < kana + "\U0010ffff")
-        name_match = and_(Person.name_key >= name, Person.name_key < name + "\U0010ffff")
+        kana_match = or_(people.prefix(Person.kana_key, kana), people.prefix(Person.given_name_kana, kana))
+        name_match = or_(people.prefix(Person.name_key, name), people.prefix(Person.given_name, name))
         stmt = stmt.where(kana_match if is_kana(q) else or_(kana_match, name_match))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     if cursor is not None:

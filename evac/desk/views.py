@@ -1,13 +1,23 @@
-"""Desk pages: choose a shelter (staff see only theirs)."""
+"""Desk pages for tablets: choose a shelter, then scan, register walk-ins and keep the roster.
+
+The page talks to the same JSON API as any other client (`/api/v1/checkins`, …) with the
+session cookie and the CSRF token; a service worker keeps it usable when the server cannot be
+reached, and check-ins made meanwhile wait in IndexedDB until it can.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, jsonify, make_response, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import login_required
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
 
-from evac.accounts.auth import current_account
+from evac.accounts.auth import current_account, ensure_shelter_access
+from evac.extensions import db
 from evac.shelters import service as shelters
+from evac.shelters.models import Shelter, ShelterStatus
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
@@ -19,3 +29,86 @@ def choose() -> ResponseReturnValue:
     page = shelters.list_shelters(current_account(), limit=1000)
     items = sorted(page.items, key=lambda item: (item[0].status.value == "closed", item[0].id))
     return render_template("desk/choose.html", items=items, total=page.total)
+
+
+def _messages() -> dict[str, str]:
+    """Texts the desk's script shows, translated here so the script holds none of its own."""
+    return {
+        "checkin": _("チェックイン"),
+        "checked_in": _("%(n)s 名を受付しました"),
+        "already_here": _("すでにこの避難所で受付済みです"),
+        "queued": _("通信できないため受付を保留しました（%(n)s 件待ち）。つながったら自動で送信します"),
+        "pending": _("送信待ち %(n)s 件"),
+        "sent_pending": _("保留していた受付 %(n)s 件を送信しました"),
+        "offline": _("オフライン"),
+        "online": _("オンライン"),
+        "network_error": _("サーバーにつながりません"),
+        "here": _("この避難所"),
+        "elsewhere": _("他の避難所: %(name)s"),
+        "not_checked_in": _("未受付"),
+        "present": _("在所"),
+        "outing": _("外出中"),
+        "at_home": _("在宅避難"),
+        "in_car": _("車中泊"),
+        "choose_candidate": _("この人で受付"),
+        "register_new": _("別の人として新しく登録"),
+        "candidates": _("似た人が登録されています。同じ人なら選んでください"),
+        "left": _("退所"),
+        "go_out": _("外出"),
+        "return": _("戻り"),
+        "transfer": _("移動"),
+        "transfer_to": _("移動先を選んでください"),
+        "done": _("完了しました"),
+        "no_results": _("該当する人はいません"),
+        "select_members": _("来所している人にチェックを入れてください"),
+        "print_card": _("この人のQRカードを印刷"),
+        "camera_unavailable": _("このブラウザーではカメラを使えません。スキャナーか手入力をお使いください"),
+        "link_ic": _("このICカードを登録する人を名簿や検索から選んでください"),
+        "confirm_leave": _("退所として記録します。よろしいですか"),
+        "needs.elderly": _("高齢者"), "needs.disability": _("障害者"), "needs.infant": _("乳幼児"),
+        "needs.pregnant": _("妊産婦"), "needs.language": _("外国人・言語支援"), "needs.allergy": _("アレルギー"),
+        "needs.medical": _("医療機器・慢性疾患"), "needs.care": _("要介護"), "needs.injury": _("病気・けが"),
+        "pets": _("ペット %(n)s"),
+    }
+
+
+@bp.get("/<int:shelter_id>")
+@login_required
+def desk(shelter_id: int) -> ResponseReturnValue:
+    """The desk of one shelter: scan, walk-in registration and roster."""
+    ensure_shelter_access(current_account(), shelter_id)
+    shelter = shelters.get_shelter(shelter_id)
+    occupancy = shelters.occupancy_for([shelter_id]).get(shelter_id, shelters.Occupancy())
+    targets = db.session.execute(
+        select(Shelter.id, Shelter.name)
+        .where(Shelter.status.in_([ShelterStatus.OPEN, ShelterStatus.FULL]), Shelter.id != shelter_id)
+        .order_by(Shelter.name_kana, Shelter.id)
+    ).all()
+    return render_template(
+        "desk/desk.html", shelter=shelter, occupancy=occupancy, messages=_messages(),
+        transfer_targets=[{"id": i, "name": n} for i, n in targets],
+    )
+
+
+@bp.get("/csrf")
+@login_required
+def csrf_token() -> ResponseReturnValue:
+    """A fresh CSRF token, for replaying check-ins queued while the server was unreachable."""
+    return jsonify({"csrf_token": generate_csrf()})
+
+
+@bp.get("/sw.js")
+def service_worker() -> ResponseReturnValue:
+    """The desk's service worker, served under /desk/ so that its scope covers the desk pages."""
+    response = make_response(send_from_directory(current_app.static_folder or "", "desk/sw.js"))
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["Service-Worker-Allowed"] = "/desk/"
+    return response
+
+
+@bp.get("/bridge")
+@login_required
+def bridge_simulator() -> ResponseReturnValue:
+    """A stand-in for the card-reader bridge, to demonstrate My Number and IC card input."""
+    return render_template("desk/bridge.html")

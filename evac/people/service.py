@@ -256,9 +256,10 @@ def create_person(values: dict[str, Any], *, source: PersonSource, household_id:
     return person
 
 
-def _prefix(column: Any, prefix: str) -> Any:
+def prefix(column: Any, start: str) -> Any:
+    """`column` starts with `prefix`, as an index range."""
     # A range rather than LIKE: both databases answer it from a plain b-tree index.
-    return and_(column >= prefix, column < prefix + "\U0010ffff")
+    return and_(column >= start, column < start + "\U0010ffff")
 
 
 def search(account: StaffAccount, query: str, *, birth_date: date | None = None,
@@ -273,9 +274,9 @@ def search(account: StaffAccount, query: str, *, birth_date: date | None = None,
         raise ValidationFailed(_("検索する名前かフリガナを入力してください"), fields={"q": "required"})
     stmt = select(Person, Stay).outerjoin(Stay, and_(Stay.person_id == Person.id, Stay.checked_out_at.is_(None)))
     if text:
-        stmt = stmt.where(_prefix(Person.kana_key, kana_key(text)) if is_kana(text)
-                          else or_(_prefix(Person.name_key, name_key(text)),
-                                   _prefix(Person.kana_key, kana_key(text))))
+        stmt = stmt.where(prefix(Person.kana_key, kana_key(text)) if is_kana(text)
+                          else or_(prefix(Person.name_key, name_key(text)),
+                                   prefix(Person.kana_key, kana_key(text))))
     if birth_date is not None:
         stmt = stmt.where(Person.birth_date == birth_date)
     if account.role is Role.STAFF:

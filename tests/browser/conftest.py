@@ -54,15 +54,48 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
+class LiveServer:
+    """The test app over real HTTP on a loopback port; it can be stopped and started again on
+    the same port, which is what "the server cannot be reached" looks like to a tablet."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.port = 0
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.port = self._server.server_port
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            assert self._thread is not None
+            self._thread.join(timeout=5)
+            self._server = None
+
+
 @pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """The test app served over real HTTP on a free loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+def server(app: Flask) -> Iterator[LiveServer]:
+    """The live server, controllable."""
+    live = LiveServer(app)
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture
+def live_server(server: LiveServer) -> str:
+    """The live server's base URL."""
+    return server.url
 
 
 @pytest.fixture

@@ -1,0 +1,147 @@
+"""The shelter desk in a real browser: scan, household check-in, walk-ins, roster, offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from evac.accounts.models import Role
+from evac.cards import service as cards
+from evac.checkin.models import Stay
+from evac.extensions import db as _db
+from evac.people.models import Person
+from tests import factories
+from tests.browser.conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def desk(db, live_server: str, page: Any) -> dict[str, Any]:
+    shelter = factories.shelter(name="精華町立東光小学校体育館", capacity=300)
+    factories.shelter(name="精華町立精北小学校")
+    factories.account(Role.STAFF, shelters=[shelter], username="desk1")
+    page.goto(f"{live_server}/login")
+    page.get_by_label("ユーザー名").fill("desk1")
+    page.get_by_label("パスワード").fill(factories.PASSWORD)
+    page.get_by_role("button", name="ログイン").click()
+    page.wait_for_url(f"{live_server}/desk")
+    page.locator(f"[data-shelter-id='{shelter.id}']").click()
+    page.wait_for_url(f"{live_server}/desk/{shelter.id}")
+    page.wait_for_selector("#desk[data-ready='1']")
+    return {"shelter": shelter, "url": f"{live_server}/desk/{shelter.id}"}
+
+
+def _stays(shelter_id: int) -> int:
+    _db.session.rollback()
+    return _db.session.scalar(select(func.count()).select_from(Stay).where(
+        Stay.shelter_id == shelter_id, Stay.checked_out_at.is_(None)))
+
+
+def _family() -> list[Person]:
+    home = factories.household(number="H-0001", district="光台")
+    return [factories.person(household_id=home.id, family_name="精華", given_name=g, family_name_kana="セイカ",
+                             given_name_kana=k)
+            for g, k in (("太郎", "タロウ"), ("花子", "ハナコ"), ("一郎", "イチロウ"))]
+
+
+def test_wedge_scan_then_one_tap_checks_in_the_household(desk, page: Any) -> None:
+    family = _family()
+    payload = cards.issue_card(family[0].id)[1]
+    screenshot(page, "desk-idle")
+    # A keyboard-wedge scanner types into whatever has focus: the scan field, when idle.
+    assert page.evaluate("document.activeElement.id") == "scan"
+    page.keyboard.type(payload)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#scan-result:not([hidden])")
+    boxes = page.locator("#members input[type=checkbox]")
+    assert boxes.count() == 3 and all(boxes.nth(i).is_checked() for i in range(3))
+    page.locator("#members input[type=checkbox]").nth(2).uncheck()  # the son is not here
+    screenshot(page, "desk-household")
+    page.get_by_role("button", name="チェックイン").click()
+    page.wait_for_selector(".alert-ok")
+    assert "2 名を受付しました" in page.locator("#alert").inner_text()
+    assert page.locator("#count-occupancy").inner_text() == "2"
+    assert _stays(desk["shelter"].id) == 2
+    screenshot(page, "desk-checked-in")
+
+
+def test_revoked_card_is_shown_loudly(desk, page: Any) -> None:
+    person = factories.person()
+    old = cards.issue_card(person.id)[1]
+    cards.issue_card(person.id)
+    page.fill("#scan", old)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".alert-error")
+    assert "再発行" in page.locator("#alert").inner_text()
+    screenshot(page, "desk-revoked-card")
+    assert _stays(desk["shelter"].id) == 0
+
+
+def test_walk_in_registration_with_duplicate_offer(desk, page: Any) -> None:
+    known = factories.person(family_name="佐藤", given_name="健", family_name_kana="サトウ", given_name_kana="ケン")
+    page.get_by_role("tab", name="避難者カード入力").click()
+    page.get_by_label("氏（漢字）").fill("佐藤")
+    page.get_by_label("名（漢字）").fill("健")
+    page.get_by_label("氏（フリガナ）").fill("さとう")
+    page.get_by_label("名（フリガナ）").fill("けん")
+    page.get_by_label("生年月日", exact=False).fill("S55.1.2")
+    page.get_by_label("性別").select_option("male")
+    page.get_by_label("住所").fill("京都府相楽郡精華町祝園西1-2")
+    page.get_by_label("アレルギー", exact=True).check()
+    page.get_by_label("アレルギーの内容").fill("卵")
+    screenshot(page, "desk-walkin-form")
+    page.get_by_role("button", name="登録してチェックイン").click()
+    page.wait_for_selector("#candidates:not([hidden])")
+    screenshot(page, "desk-walkin-duplicate")
+    page.get_by_role("button", name="この人で受付").click()
+    page.wait_for_selector(".alert-ok")
+    _db.session.rollback()
+    stay = _db.session.scalars(select(Stay)).one()
+    assert stay.person_id == known.id
+
+
+def test_roster_search_and_check_out(desk, page: Any, client: Any) -> None:
+    family = _family()
+    headers = factories.bearer(factories.account(Role.HQ))
+    client.post("/api/v1/checkins", json={"shelter_id": desk["shelter"].id, "person_id": family[0].id,
+                                          "members": [p.id for p in family],
+                                          "client_id": "00000000-0000-4000-8000-000000000001"}, headers=headers)
+    page.get_by_role("tab", name="名簿").click()
+    page.wait_for_selector("#roster-body tr[data-person-id]")
+    assert page.locator("#roster-body tr").count() == 3
+    page.get_by_placeholder("名前・フリガナで検索").fill("はなこ")
+    page.get_by_role("button", name="検索").click()
+    page.wait_for_function("document.querySelectorAll('#roster-body tr').length === 1")
+    screenshot(page, "desk-roster")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#roster-body tr").first.get_by_role("button", name="退所").click()
+    page.wait_for_selector(".alert-ok")
+    assert _stays(desk["shelter"].id) == 2
+
+
+def test_offline_scans_are_queued_and_sent_exactly_once(desk, page: Any, server: Any) -> None:
+    persons = [factories.person(given_name=f"{i}号", given_name_kana="テスト") for i in range(20)]
+    payloads = [cards.issue_card(p.id)[1] for p in persons]
+    page.wait_for_selector("#desk[data-offline-ready='1']")
+    server.stop()
+    for payload in payloads:
+        page.fill("#scan", payload)
+        page.keyboard.press("Enter")
+        page.wait_for_function(f"document.getElementById('pending').dataset.count === '{payloads.index(payload) + 1}'")
+    assert page.locator("#net").get_attribute("class").find("is-offline") >= 0
+    screenshot(page, "desk-offline-queue")
+    page.reload()  # still offline: the service worker serves the desk, IndexedDB keeps the queue
+    page.wait_for_selector("#desk[data-ready='1']")
+    assert page.locator("#pending").get_attribute("data-count") == "20"
+    assert _stays(desk["shelter"].id) == 0
+    server.start()
+    page.wait_for_function("document.getElementById('pending').dataset.count === '0'", timeout=20_000)
+    assert _stays(desk["shelter"].id) == 20
+    page.reload()
+    page.wait_for_selector("#desk[data-ready='1']")
+    page.wait_for_timeout(6000)  # one more flush interval: nothing is sent twice
+    assert _stays(desk["shelter"].id) == 20
+    screenshot(page, "desk-offline-sent")
