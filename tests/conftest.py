@@ -29,7 +29,18 @@ PG_URL = os.environ.get("EVAC_TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("EVAC_REQUIRE_POSTGRES") == "1"
 REQUIRE_BROWSER = os.environ.get("EVAC_REQUIRE_BROWSER") == "1"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-GSI_DIR = Path(os.environ.get("EVAC_GSI_DIR", SHARED / "data" / "gsi"))
+HERE = Path(__file__).resolve().parent
+
+
+def _gsi_dir() -> Path:
+    """The real GSI lists: EVAC_GSI_DIR, else ../shared/data/gsi, else the copies in tests/data."""
+    if os.environ.get("EVAC_GSI_DIR"):
+        return Path(os.environ["EVAC_GSI_DIR"])
+    shared = SHARED / "data" / "gsi"
+    return shared if shared.is_dir() else HERE / "data" / "gsi"
+
+
+GSI_DIR = _gsi_dir()
 
 
 def _postgres_problem() -> str | None:
