@@ -40,7 +40,9 @@ def accounts_table(rows: list[DemoAccount]) -> str:
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same town.")
 @click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the resident CSV [default: instance/demo_residents.csv].")
-def demo(residents: int, seed: int, csv_path: Path | None) -> None:
+@click.option("--evacuees", type=click.IntRange(0, 100_000), default=300, show_default=True,
+              help="On the first run, open six shelters and check in about this many residents.")
+def demo(residents: int, seed: int, csv_path: Path | None, evacuees: int) -> None:
     """デモの町 / build the demo town: Seika's 22 real shelters (GSI) with synthetic capacities,
     a synthetic population imported through the resident importer, and demo accounts.
 
@@ -48,7 +50,7 @@ def demo(residents: int, seed: int, csv_path: Path | None) -> None:
     """
     target = csv_path or Path(current_app.instance_path) / "demo_residents.csv"
     try:
-        result = build_demo_town(residents=residents, seed=seed, csv_path=target,
+        result = build_demo_town(residents=residents, seed=seed, csv_path=target, evacuees=evacuees,
                                  progress=lambda line: click.echo(line))
     except DomainError as exc:
         fail(str(exc))

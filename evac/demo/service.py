@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,7 +178,47 @@ def ensure_accounts() -> list[DemoAccount]:
     return result
 
 
-def build_demo_town(*, residents: int, seed: int, csv_path: Path,
+OPEN_SHELTERS = 6  # the demo starts as a disaster is under way: some shelters are open
+
+
+def start_the_disaster(seed: int, evacuees: int) -> tuple[int, int]:
+    """Open a few shelters and check in some households, the first time only.
+
+    Goes through the real services (audited, outbox events), so the demo's HQ view, public page
+    and sync backlog look as they would on the day. Returns (shelters opened, persons checked in).
+    """
+    from evac.checkin import service as checkin
+    from evac.checkin.models import Stay
+    from evac.shelters import service as shelters
+    from evac.shelters.models import ShelterStatus
+
+    if db.session.scalar(select(Stay.id).limit(1)) is not None or db.session.scalar(
+            select(Shelter.id).where(Shelter.status != ShelterStatus.CLOSED).limit(1)) is not None:
+        return 0, 0
+    chosen = db.session.scalars(
+        select(Shelter).where(Shelter.municipality_code == TOWN_CODE, Shelter.kind == ShelterKind.EVACUATION)
+        .order_by(Shelter.id).limit(OPEN_SHELTERS)).all()
+    for shelter in chosen:
+        shelters.update_shelter(shelter.id, status=ShelterStatus.OPEN.value)
+    admin = db.session.scalar(select(StaffAccount).where(StaffAccount.role == Role.ADMIN).order_by(StaffAccount.id))
+    if admin is None or not chosen or evacuees <= 0:
+        return len(chosen), 0
+    rng = random.Random(seed)
+    households = db.session.scalars(select(Household.id).order_by(Household.id)).all()
+    checked_in = 0
+    for household_id in rng.sample(households, min(len(households), evacuees)):
+        if checked_in >= evacuees:
+            break
+        members = db.session.scalars(select(Person.id).where(Person.household_id == household_id)).all()
+        present = [m for m in members if rng.random() < 0.85] or members[:1]
+        shelter = rng.choice(chosen)
+        outcome = checkin.checkin(admin, {"shelter_id": shelter.id, "person_id": present[0],
+                                          "members": present, "client_id": str(uuid.UUID(int=rng.getrandbits(128)))})
+        checked_in += len(outcome.body["stays"])
+    return len(chosen), checked_in
+
+
+def build_demo_town(*, residents: int, seed: int, csv_path: Path, evacuees: int = 300,
                     progress: Progress = lambda _line: None) -> DemoResult:
     """Build (or refresh) the demo town; each step commits on its own and reports through `progress`."""
     seconds: dict[str, float] = {}
@@ -214,7 +255,12 @@ def build_demo_town(*, residents: int, seed: int, csv_path: Path,
     demo_accounts = ensure_accounts()
     progress("アカウント accounts: " + ", ".join(
         f"{a.username} ({'作成 created' if a.created else '既存 kept'})" for a in demo_accounts))
-    step("accounts", t)
+    t = step("accounts", t)
+
+    opened, checked_in = start_the_disaster(seed, evacuees)
+    if opened:
+        progress(f"開設 opened: {opened} 避難所 shelters, 受付 checked in: {checked_in} 人 persons")
+    step("disaster", t)
     seconds["total"] = time.perf_counter() - started
     return DemoResult(upgraded, directory, reports, capacities, len(town), resident_report, csv_path,
                       demo_accounts, seconds)

@@ -186,3 +186,22 @@ def test_full_size_demo_town(app: Any, tmp_path: Path) -> None:
     result = demo.build_demo_town(residents=36198, seed=1, csv_path=tmp_path / "r.csv")
     assert result.resident_report.added == 36198
     assert count(Person) == 36198
+
+
+def test_demo_starts_the_disaster_once(app: Any, tmp_path: Path) -> None:
+    from sqlalchemy import func, select
+
+    from evac.checkin.models import Stay
+    from evac.extensions import db
+    from evac.outbox.models import OutboxEvent
+    from evac.shelters.models import Shelter, ShelterStatus
+
+    demo.build_demo_town(residents=600, seed=9, csv_path=tmp_path / "r.csv", evacuees=40)
+    open_shelters = db.session.scalar(select(func.count()).select_from(Shelter).where(
+        Shelter.status == ShelterStatus.OPEN))
+    stays = db.session.scalar(select(func.count()).select_from(Stay))
+    assert open_shelters == demo.OPEN_SHELTERS and 40 <= stays < 50
+    # The check-ins went through the real service: one outbox event per stay.
+    assert db.session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.type == "checkin")) == stays
+    demo.build_demo_town(residents=600, seed=9, csv_path=tmp_path / "r.csv", evacuees=40)
+    assert db.session.scalar(select(func.count()).select_from(Stay)) == stays
