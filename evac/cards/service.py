@@ -6,18 +6,27 @@ import hashlib
 import hmac
 import secrets
 import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select, update
+from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
 
 from evac.audit import service as audit
 from evac.cards import tokens
 from evac.cards.models import Card, ICCard
-from evac.common.db import now_utc
+from evac.common.db import begin_write, now_utc
 from evac.common.errors import Conflict, DomainError, NotFound, ValidationFailed
 from evac.extensions import db
-from evac.people.models import Person
+from evac.people.models import Household, Person
+
+if TYPE_CHECKING:
+    from printables.cards import CardData
 
 
 class CardMalformed(DomainError):
@@ -167,3 +176,202 @@ def link_ic(uid: str, person_id: int, *, staff_id: int | None) -> ICCard:
     db.session.add(link)
     audit.record("ic.link", subject_type="person", subject_id=person_id)
     return link
+
+
+# --- Printing cards ------------------------------------------------------------------------------
+
+TOKYO = ZoneInfo("Asia/Tokyo")
+PRINT_PAGE = 1000  # persons read, issued and committed together
+_ISSUE_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class CardSelection:
+    """Whose cards to print: everyone, or the union of districts, households (世帯番号) and persons."""
+
+    everyone: bool = False
+    districts: tuple[str, ...] = ()
+    households: tuple[str, ...] = ()
+    person_ids: tuple[int, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        """True if nobody was named at all."""
+        return not (self.everyone or self.districts or self.households or self.person_ids)
+
+
+@dataclass
+class PrintTally:
+    """What a printing run did to the cards, filled in as the cards are yielded."""
+
+    printed: int = 0
+    issued: int = 0  # new cards, including replacements
+    revoked: int = 0  # active cards replaced (--reissue)
+    reused: int = 0  # active cards printed again with their own payload
+
+
+def _selection_filter(selection: CardSelection) -> Any:
+    if selection.everyone:
+        return None
+    parts = []
+    if selection.districts:
+        parts.append(Household.district.in_(selection.districts))
+    if selection.households:
+        parts.append(Household.number.in_(selection.households))
+    if selection.person_ids:
+        parts.append(Person.id.in_(selection.person_ids))
+    return or_(*parts)
+
+
+def check_selection(selection: CardSelection) -> None:
+    """Refuse a selection that names nobody, or names districts, households or persons that do not exist."""
+    if selection.empty:
+        raise ValidationFailed(_("印刷する対象を指定してください（--all、--district、--household、--person）"))
+    unknown: dict[str, list[Any]] = {}
+    if selection.districts:
+        known = set(db.session.scalars(select(Household.district).where(Household.district.in_(selection.districts))))
+        unknown["district"] = [d for d in selection.districts if d not in known]
+    if selection.households:
+        known = set(db.session.scalars(select(Household.number).where(Household.number.in_(selection.households))))
+        unknown["household"] = [h for h in selection.households if h not in known]
+    if selection.person_ids:
+        known_ids = set(db.session.scalars(select(Person.id).where(Person.id.in_(selection.person_ids))))
+        unknown["person"] = [p for p in selection.person_ids if p not in known_ids]
+    unknown = {k: v for k, v in unknown.items() if v}
+    if unknown:
+        raise NotFound(_("指定された地区・世帯・人が見つかりません: %(names)s",
+                         names="; ".join(f"{k} {', '.join(map(str, v))}" for k, v in unknown.items())),
+                       fields=unknown)
+
+
+def _print_order() -> tuple[Any, ...]:
+    """The order cards are handed out in: district, household number, person; people without a household last.
+
+    Compared in code-point order on both databases (PostgreSQL's "C" collation) so that the
+    keyset pagination below and the printed order are the same everywhere.
+    """
+    district: Any = func.coalesce(Household.district, "")
+    number: Any = func.coalesce(Household.number, "")
+    if db.session.get_bind().dialect.name == "postgresql":
+        district, number = district.collate("C"), number.collate("C")
+    return case((Person.household_id.is_(None), 1), else_=0), district, number, Person.id
+
+
+def count_for_printing(selection: CardSelection) -> int:
+    """How many cards `selection` prints (for a progress bar)."""
+    stmt = select(func.count()).select_from(Person).outerjoin(Household, Household.id == Person.household_id)
+    condition = _selection_filter(selection)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    total = db.session.scalar(stmt) or 0
+    db.session.rollback()
+    return total
+
+
+def _fresh_serials(count: int) -> list[int]:
+    """`count` random serials unused so far, checked against the table in one query per round."""
+    chosen: set[int] = set()
+    while len(chosen) < count:
+        candidates = {secrets.randbelow(tokens.MAX_ID) + 1 for _ in range(count - len(chosen))} - chosen
+        taken = set(db.session.scalars(select(Card.serial).where(Card.serial.in_(candidates))))
+        chosen |= candidates - taken
+    return list(chosen)
+
+
+def _print_page(selection: CardSelection, after: tuple[Any, ...] | None, reissue: bool, key: bytes,
+                tally: PrintTally, page_size: int) -> tuple[list[CardData], tuple[Any, ...] | None]:
+    """One page of persons in print order: issue the cards they need, commit, and describe them."""
+    # Imported here, not at the top: the web processes load this module but never print.
+    from printables.cards import CardData
+    order = _print_order()
+    stmt = (
+        select(Person.id, Person.family_name, Person.given_name, Person.family_name_kana, Person.given_name_kana,
+               Household.number, Household.district, Card.serial, Card.issued_at, *order)
+        .outerjoin(Household, Household.id == Person.household_id)
+        .outerjoin(Card, and_(Card.person_id == Person.id, Card.revoked_at.is_(None)))
+        .order_by(*order)
+        .limit(page_size)
+    )
+    condition = _selection_filter(selection)
+    if condition is not None:
+        stmt = stmt.where(condition)
+    if after is not None:
+        stmt = stmt.where(tuple_(*order) > tuple_(*after))
+    # A write transaction from the start: on SQLite a read that later writes could fail to
+    # upgrade its lock under concurrent desks; this queues on the busy timeout instead.
+    begin_write(db.session)
+    rows = db.session.execute(stmt).all()
+    if not rows:
+        db.session.rollback()
+        return [], None
+    needing = [row.id for row in rows if reissue or row.serial is None]
+    issued: dict[int, tuple[int, datetime]] = {}
+    revoked = 0
+    if needing:
+        now = now_utc()
+        if reissue:
+            revoked = db.session.execute(
+                update(Card).where(Card.person_id.in_(needing), Card.revoked_at.is_(None)).values(revoked_at=now)
+            ).rowcount or 0
+        serials = _fresh_serials(len(needing))
+        db.session.execute(insert(Card), [{"person_id": pid, "serial": serial, "issued_at": now}
+                                          for pid, serial in zip(needing, serials, strict=True)])
+        issued = {pid: (serial, now) for pid, serial in zip(needing, serials, strict=True)}
+        audit.record("card.issue", subject_type="person",
+                     detail={"person_ids": needing, "serials": serials, "revoked": revoked, "bulk": True})
+    audit.record("person.read", subject_type="card_print",
+                 detail={"person_ids": [row.id for row in rows], "purpose": "card.print"})
+    db.session.commit()
+    tally.issued += len(issued)
+    tally.revoked += revoked
+    tally.reused += len(rows) - len(issued)
+    cards = []
+    for row in rows:
+        serial, issued_at = issued.get(row.id, (row.serial, row.issued_at))
+        cards.append(CardData(
+            ref=str(row.id),
+            name="\u3000".join(p for p in (row.family_name, row.given_name) if p),
+            kana="\u3000".join(p for p in (row.family_name_kana, row.given_name_kana) if p),
+            household_number=row.number or "",
+            district=row.district or "",
+            # What payload_for / fallback_for give, computed from the row (no Card objects loaded).
+            payload=tokens.encode(key, row.id, serial),
+            fallback_code=tokens.fallback_code(key, serial),
+            issued_on=issued_at.astimezone(TOKYO).date(),
+        ))
+    last = rows[-1]
+    return cards, tuple(last[-len(order):])
+
+
+def cards_for_printing(selection: CardSelection, *, reissue: bool = False, tally: PrintTally | None = None,
+                       page_size: int = PRINT_PAGE) -> Iterator[CardData]:
+    """The cards of `selection`, in the order they are handed out, issuing cards as needed.
+
+    Without `reissue`, a person with an active card gets that card again (same payload, same
+    fallback code) and a person without one gets a new card. With `reissue`, every selected
+    person's active card is revoked and a new one issued. Persons are read `page_size` at a time
+    by keyset pagination, and each page's cards are inserted in bulk and committed before its
+    cards are yielded, so memory stays bounded and a run broken off midway leaves every card it
+    issued valid: running it again without `reissue` prints them.
+    """
+    check_selection(selection)
+    key = card_key()
+    tally = tally if tally is not None else PrintTally()
+    after: tuple[Any, ...] | None = None
+    while True:
+        for attempt in range(_ISSUE_RETRIES):
+            try:
+                cards, last = _print_page(selection, after, reissue, key, tally, page_size)
+                break
+            except IntegrityError:
+                # A desk issued a card for one of these persons at the same moment, or a
+                # serial was taken meanwhile: read the page again and redo it.
+                db.session.rollback()
+                if attempt == _ISSUE_RETRIES - 1:
+                    raise
+        if not cards:
+            return
+        tally.printed += len(cards)
+        yield from cards
+        after = last
+
