@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from flask.typing import ResponseReturnValue
 
 from evac import settings
-from evac.extensions import api, babel, csrf, db, login_manager, migrate
+from evac.extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -49,6 +49,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
+    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
     login_manager.login_message = None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_smorest import Api
@@ -26,3 +28,6 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
 api = EvacApi()
+# Per client address; storage from EVAC_RATELIMIT_STORAGE_URL (memory:// by default, redis://… for
+# several workers or hosts).
+limiter = Limiter(key_func=get_remote_address)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required, login_user, logout_user
 
 from evac.accounts import service
 from evac.accounts.forms import LoginForm
+from evac.extensions import limiter
 
 bp = Blueprint("accounts", __name__)
 
@@ -20,6 +21,8 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+# Password guessing: a few tries a minute per address is plenty for a person at a desk.
+@limiter.limit(lambda: current_app.config["EVAC_LOGIN_RATE_LIMIT"], methods=["POST"])
 def login() -> ResponseReturnValue:
     """Sign in with user name and password; a session cookie follows."""
     form = LoginForm()

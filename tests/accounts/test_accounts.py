@@ -149,3 +149,20 @@ def test_cli_refuses_staff_without_shelter(runner: FlaskCliRunner, db) -> None:
 def test_cli_token_for_unknown_user(runner: FlaskCliRunner, db) -> None:
     result = runner.invoke(args=["users", "token", "nobody"])
     assert result.exit_code == 1 and "nobody" in result.output
+
+
+def test_login_attempts_are_rate_limited(app, db) -> None:
+    from evac import create_app
+    from tests.conftest import IsolatedClient
+
+    limited = create_app({"TESTING": True, "EVAC_SECRETS_PERSISTENT": True, "RATELIMIT_ENABLED": True,
+                          "EVAC_LOGIN_RATE_LIMIT": "3 per minute",
+                          **{k: app.config[k] for k in ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "CARD_KEY")}})
+    limited.test_client_class = IsolatedClient
+    client = limited.test_client()
+    factories.account(Role.HQ, username="target")
+    responses = [login(client, "target", "wrong guess!") for _ in range(4)]
+    assert [r.status_code for r in responses] == [401, 401, 401, 429]
+    assert "リクエストが多すぎます" in responses[-1].get_data(as_text=True)
+    # Reading the page is not limited: only password attempts are.
+    assert client.get("/login").status_code == 200
