@@ -37,9 +37,10 @@ def register(app: Flask) -> None:
     from evac.demo.cli import demo
     from evac.people.cli import import_residents
     from evac.shelters.cli import import_shelters
+    from evac.web.backup import backup
     from evac.web.cli import health, serve
 
-    for command in (users, cards, demo, import_residents, import_shelters, serve, health):
+    for command in (users, cards, demo, import_residents, import_shelters, serve, health, backup):
         app.cli.add_command(command)
 
 
