@@ -34,13 +34,14 @@ def register(app: Flask) -> None:
     """Attach every feature's commands to the app's CLI."""
     from evac.accounts.cli import users
     from evac.cards.cli import cards
+    from evac.checkin.cli import print_group
     from evac.demo.cli import demo
     from evac.people.cli import import_residents
     from evac.shelters.cli import import_shelters
     from evac.web.backup import backup
     from evac.web.cli import health, serve
 
-    for command in (users, cards, demo, import_residents, import_shelters, serve, health, backup):
+    for command in (users, cards, demo, import_residents, import_shelters, serve, health, backup, print_group):
         app.cli.add_command(command)
 
 

@@ -15,6 +15,7 @@ from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
 from evac.accounts.auth import current_account, ensure_shelter_access
+from evac.checkin import printouts
 from evac.extensions import db
 from evac.shelters import service as shelters
 from evac.shelters.models import Shelter, ShelterStatus
@@ -105,6 +106,45 @@ def service_worker() -> ResponseReturnValue:
     response.headers["Cache-Control"] = "no-cache"
     response.headers["Service-Worker-Allowed"] = "/desk/"
     return response
+
+
+def _pdf(data: bytes, filename: str) -> ResponseReturnValue:
+    response = make_response(data)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"  # rosters and cards carry personal data
+    return response
+
+
+@bp.get("/<int:shelter_id>/roster.pdf")
+@login_required
+def roster_pdf(shelter_id: int) -> ResponseReturnValue:
+    """The roster on paper, for when the power or the network fails (audited)."""
+    return _pdf(printouts.roster_pdf(current_account(), shelter_id), f"roster-{shelter_id}.pdf")
+
+
+@bp.get("/<int:shelter_id>/cards/<int:person_id>.pdf")
+@login_required
+def card_pdf(shelter_id: int, person_id: int) -> ResponseReturnValue:
+    """A person's QR card, to print after registering a walk-in."""
+    ensure_shelter_access(current_account(), shelter_id)
+    return _pdf(printouts.card_pdf(person_id), f"card-{person_id}.pdf")
+
+
+@bp.get("/<int:shelter_id>/poster.pdf")
+@login_required
+def poster_pdf(shelter_id: int) -> ResponseReturnValue:
+    """The shelter's poster with a QR code of the public crowding page."""
+    ensure_shelter_access(current_account(), shelter_id)
+    return _pdf(printouts.poster_pdf(shelter_id), f"poster-{shelter_id}.pdf")
+
+
+@bp.get("/<int:shelter_id>/evacuee-cards.pdf")
+@login_required
+def evacuee_cards_pdf(shelter_id: int) -> ResponseReturnValue:
+    """Ten blank evacuee cards with the shelter's name."""
+    ensure_shelter_access(current_account(), shelter_id)
+    return _pdf(printouts.evacuee_cards_pdf(shelter_id, 10), f"evacuee-cards-{shelter_id}.pdf")
 
 
 @bp.get("/bridge")

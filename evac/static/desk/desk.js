@@ -418,7 +418,12 @@
                 public: data.has("consent_public")},
     };
     const result = await submitCheckin({shelter_id: shelterId, client_id: uuid(), person: person});
-    if (result) form.reset();
+    if (result) {
+      form.reset();
+      // Offer the new person's QR card, so their next visit is one scan.
+      $("walkin-card-link").href = "/desk/" + shelterId + "/cards/" + result.person.id + ".pdf";
+      $("walkin-card").hidden = false;
+    }
   });
 
   /* ---------- roster ---------- */
