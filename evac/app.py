@@ -65,13 +65,17 @@ def register_blueprints(app: Flask) -> None:
     from evac.accounts.views import bp as accounts_bp
     from evac.checkin.views import blp as desk_api_blp
     from evac.desk.views import bp as desk_bp
+    from evac.hq.views import blp as hq_api_blp
+    from evac.hq.views import bp as hq_bp
+    from evac.outbox.views import blp as sync_blp
     from evac.shelters.views import blp as shelters_blp
     from evac.web.views import bp as web_bp
 
     app.register_blueprint(web_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(desk_bp)
-    for blp in (shelters_blp, desk_api_blp):
+    app.register_blueprint(hq_bp)
+    for blp in (shelters_blp, desk_api_blp, sync_blp, hq_api_blp):
         csrf.exempt(blp)  # checked in require_api_login for cookie-authenticated writes only
         api.register_blueprint(blp)
 

@@ -36,12 +36,13 @@ def register(app: Flask) -> None:
     from evac.cards.cli import cards
     from evac.checkin.cli import print_group
     from evac.demo.cli import demo
+    from evac.hq.cli import hq
     from evac.people.cli import import_residents
     from evac.shelters.cli import import_shelters
     from evac.web.backup import backup
     from evac.web.cli import health, serve
 
-    for command in (users, cards, demo, import_residents, import_shelters, serve, health, backup, print_group):
+    for command in (users, cards, demo, hq, import_residents, import_shelters, serve, health, backup, print_group):
         app.cli.add_command(command)
 
 

@@ -71,6 +71,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "EVAC_SECRETS_PERSISTENT": secret_persistent and card_persistent,
         "EVAC_TOWN_NAME": os.environ.get("EVAC_TOWN_NAME", "精華町"),
         "EVAC_TOWN_CODE": os.environ.get("EVAC_TOWN_CODE", "263664"),
+        # PFIF person_record_id domain: <domain>/person.<id>; one per town that publishes records.
+        "EVAC_PFIF_DOMAIN": os.environ.get("EVAC_PFIF_DOMAIN", "evac.seika.263664"),
         "EVAC_SYNC_CONNECTOR": os.environ.get("EVAC_SYNC_CONNECTOR", "none"),
         "EVAC_SYNC_URL": os.environ.get("EVAC_SYNC_URL", ""),
         "EVAC_SYNC_SECRET": os.environ.get("EVAC_SYNC_SECRET", ""),

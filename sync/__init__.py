@@ -1,0 +1,1 @@
+"""The outbox sender: connectors, lease, scheduler and the reference receiver (imports evac; never the reverse)."""

@@ -9,15 +9,17 @@ from flask_login import login_required, login_user, logout_user
 
 from evac.accounts import service
 from evac.accounts.forms import LoginForm
+from evac.accounts.models import Role
 from evac.extensions import limiter
 
 bp = Blueprint("accounts", __name__)
 
 
-def _safe_next(target: str | None) -> str:
+def _safe_next(target: str | None, role: Role) -> str:
+    """Where to go after login: the page asked for (same site only), else the role's home page."""
     if target and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("desk.choose")
+    return url_for("desk.choose") if role is Role.STAFF else url_for("hq.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -30,7 +32,7 @@ def login() -> ResponseReturnValue:
         account = service.authenticate(form.username.data or "", form.password.data or "")
         if account is not None:
             login_user(account)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_safe_next(request.args.get("next"), account.role))
         flash(_("ユーザー名またはパスワードが違います"), "error")
         return render_template("login.html", form=form), 401
     return render_template("login.html", form=form)

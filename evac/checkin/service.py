@@ -24,6 +24,7 @@ from evac.checkin.models import CheckinMethod, ClientRequest, Stay, StayStatus
 from evac.common.db import begin_write, now_utc
 from evac.common.errors import DomainError, NotFound, ValidationFailed
 from evac.extensions import db
+from evac.hq import tallies
 from evac.outbox import service as outbox
 from evac.people import service as people
 from evac.people.models import Person, PersonSource
@@ -161,10 +162,12 @@ def _open_stay(person: Person, shelter: Shelter, *, status: StayStatus, method: 
                 method=method, client_id=client_id, staff_id=staff_id, checked_in_at=now_utc())
     db.session.add(stay)
     db.session.flush()
+    tallies.stay_opened(stay, person)
     return stay
 
 
 def _close_stay(stay: Stay, status: StayStatus, *, transferred_to: int | None = None) -> None:
+    tallies.stay_changed(stay, stay.status, status)
     stay.status, stay.checked_out_at, stay.transferred_to_id = status, now_utc(), transferred_to
     db.session.flush()
 
@@ -313,6 +316,7 @@ def checkin(account: StaffAccount, body: dict[str, Any]) -> Outcome:
             elif current[1].id == shelter.id:
                 stay = current[0]
                 if stay.status is not initial and initial is StayStatus.PRESENT:
+                    tallies.stay_changed(stay, stay.status, StayStatus.PRESENT)
                     stay.status = StayStatus.PRESENT
                     _emit("return", stay, person, shelter)
                     changed = True
@@ -377,6 +381,7 @@ def checkout(account: StaffAccount, body: dict[str, Any]) -> Outcome:
                 if reason == "return" and stay.status is StayStatus.PRESENT:
                     pass  # already back: nothing to record
                 elif stay.status is not new_status:
+                    tallies.stay_changed(stay, stay.status, new_status)
                     stay.status = new_status
                     db.session.flush()
                     _emit(_EVENT_FOR_STATUS[new_status], stay, person, shelter)

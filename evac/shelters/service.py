@@ -11,10 +11,12 @@ from sqlalchemy import func, select
 
 from evac.accounts.models import Role, StaffAccount, staff_shelter
 from evac.audit import service as audit
-from evac.checkin.models import Stay, StayStatus
+from evac.checkin.models import StayStatus
 from evac.common.db import now_utc
 from evac.common.errors import NotFound, ValidationFailed
 from evac.extensions import db
+from evac.hq import tallies
+from evac.hq.models import ShelterTally
 from evac.outbox import service as outbox
 from evac.shelters.models import Shelter, ShelterStatus
 
@@ -41,20 +43,19 @@ class ShelterPage:
 
 
 def occupancy_for(shelter_ids: Iterable[int]) -> dict[int, Occupancy]:
-    """Occupancy and household counts of the given shelters, from their open stays."""
+    """Occupancy and household counts of the given shelters, from the HQ counters.
+
+    The counters move with every stay change in its own transaction (`evac.hq.tallies`), so this
+    reads one row per shelter instead of counting open stays; changes the caller's transaction
+    has made but not yet applied to the counters are applied first, so they are included.
+    """
     ids = list(shelter_ids)
     if not ids:
         return {}
+    tallies.apply_pending()
     rows = db.session.execute(
-        select(
-            Stay.shelter_id,
-            func.count(Stay.id),
-            # A person without a household counts as a household of one.
-            func.count(func.distinct(func.coalesce(Stay.household_id, -Stay.person_id))),
-            func.max(Stay.updated_at),
-        )
-        .where(Stay.shelter_id.in_(ids), Stay.checked_out_at.is_(None), Stay.status.in_(OCCUPYING))
-        .group_by(Stay.shelter_id)
+        select(ShelterTally.shelter_id, ShelterTally.occupancy, ShelterTally.households, ShelterTally.updated_at)
+        .where(ShelterTally.shelter_id.in_(ids))
     )
     return {sid: Occupancy(n, households, last) for sid, n, households, last in rows}
 

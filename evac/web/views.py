@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, has_request_context, jsonify, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    has_request_context,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select, text
+from flask_babel import force_locale
+from sqlalchemy import text
 
+from evac.common.db import now_utc
+from evac.common.wareki import TOKYO
 from evac.extensions import db
-from evac.shelters.models import Shelter, ShelterStatus
+from evac.hq import public
 
 bp = Blueprint("web", __name__)
 
 LANGUAGES = ("ja", "en")
+PUBLIC_LANGUAGES = ("ja", "en", "easy")  # easy: やさしい日本語, a wording of the public page only
+PUBLIC_MAX_AGE = 30
 
 
 @bp.get("/healthz")
@@ -27,13 +42,32 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    """Public page: the shelters that are open now. No personal data."""
-    shelters = db.session.scalars(
-        select(Shelter)
-        .where(Shelter.status.in_([ShelterStatus.OPEN, ShelterStatus.FULL]))
-        .order_by(Shelter.municipality_code, Shelter.name_kana, Shelter.id)
-    ).all()
-    return render_template("index.html", shelters=shelters)
+    """Public page: open shelters, their address, a map and a crowding level. No personal data.
+
+    Japanese, English or やさしい日本語 by `?lang=ja|en|easy` (in the URL, not the session, so that a
+    shared cache can keep one copy of each). Cacheable for a short while by anyone.
+    """
+    lang = request.args.get("lang", "ja")
+    if lang not in PUBLIC_LANGUAGES:
+        lang = "ja"
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        page = 1
+    shelters, pages = public.open_shelters(page)
+    with force_locale("en" if lang == "en" else "ja"):
+        html = render_template("index.html", shelters=shelters, lang=lang, page=min(max(page, 1), pages),
+                               pages=pages,
+                               generated_at=now_utc().astimezone(TOKYO).strftime("%Y-%m-%d %H:%M"))
+    response = make_response(html)
+    # A browser with a staff session gets a private copy: the page is the same, but a shared cache
+    # must never store a response to a request that carried a session.
+    if request.cookies:
+        response.headers["Cache-Control"] = "private, max-age=30"
+    else:
+        response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
+    response.vary.add("Cookie")
+    return response
 
 
 @bp.get("/lang/<code>")

@@ -99,7 +99,7 @@ def test_login_redirect_never_leaves_the_site(client: FlaskClient, db) -> None:
     token = _csrf(client.get("/login").data)
     response = client.post("/login?next=//evil.example/x",
                            data={"username": "hq4", "password": factories.PASSWORD, "csrf_token": token})
-    assert response.headers["Location"] == "/desk"
+    assert response.headers["Location"] == "/hq"  # an HQ officer lands on the dashboard
 
 
 def test_disabled_account_cannot_log_in(client: FlaskClient, db) -> None:

@@ -1,0 +1,101 @@
+"""Per-shelter counters kept in step with the stays, so HQ never aggregates stays per request.
+
+The check-in service changes these in the same transaction as the stays they count (see
+`evac.hq.tallies`); `evac hq rebuild-tallies` recomputes them from the stays.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from evac.common.db import UTCDateTime, now_utc
+from evac.extensions import db
+from evac.people.models import Need
+from evac.shelters.models import Shelter
+
+# One counter column per 要配慮 category, named after the `Need` member: need_elderly, need_infant, …
+NEED_COLUMNS: dict[str, Need] = {f"need_{flag.name.lower()}": flag for flag in Need}
+
+
+# HQ reads the open shelters among all of Japan's (a few thousand of 82,557). A partial index makes
+# that a short range; a plain index on status would not help SQLite, whose statistics cannot see
+# that nearly every shelter is closed, so it would scan the whole table.
+ACTIVE_SHELTERS = "status IN ('open', 'full')"
+Index("ix_shelter_active", Shelter.id, sqlite_where=text(ACTIVE_SHELTERS), postgresql_where=text(ACTIVE_SHELTERS))
+
+
+class ShelterTally(db.Model):  # type: ignore[name-defined]
+    """Live counts of one shelter's open stays.
+
+    `occupancy` and `households` count those sleeping there (在所 and 外出); `at_home` (在宅避難) and
+    `in_car` (車中泊) those registered there but staying elsewhere. Needs and pets count every open
+    stay of the shelter, since supplies and care reach people at home and in cars through it too.
+    """
+
+    __tablename__ = "hq_shelter_tally"
+
+    shelter_id: Mapped[int] = mapped_column(ForeignKey("shelter.id", ondelete="CASCADE"), primary_key=True)
+    occupancy: Mapped[int] = mapped_column(Integer, default=0)
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    at_home: Mapped[int] = mapped_column(Integer, default=0)
+    in_car: Mapped[int] = mapped_column(Integer, default=0)
+    pets: Mapped[int] = mapped_column(Integer, default=0)
+    need_elderly: Mapped[int] = mapped_column(Integer, default=0)
+    need_disability: Mapped[int] = mapped_column(Integer, default=0)
+    need_infant: Mapped[int] = mapped_column(Integer, default=0)
+    need_pregnant: Mapped[int] = mapped_column(Integer, default=0)
+    need_language: Mapped[int] = mapped_column(Integer, default=0)
+    need_allergy: Mapped[int] = mapped_column(Integer, default=0)
+    need_medical: Mapped[int] = mapped_column(Integer, default=0)
+    need_care: Mapped[int] = mapped_column(Integer, default=0)
+    need_injury: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+
+
+class HouseholdTally(db.Model):  # type: ignore[name-defined]
+    """How many members of one household sleep at one shelter: keeps `households` exact.
+
+    `household_key` is the household id, or minus the person id for a person without a household
+    (who counts as a household of one). A row left at zero is harmless; rebuilding drops it.
+    """
+
+    __tablename__ = "hq_household_tally"
+
+    shelter_id: Mapped[int] = mapped_column(ForeignKey("shelter.id", ondelete="CASCADE"), primary_key=True)
+    household_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    members: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class StayTally(db.Model):  # type: ignore[name-defined]
+    """The needs and pets an open stay was counted with, so closing it subtracts exactly that.
+
+    Without it, a person whose needs change during the stay (a register re-import, say) would be
+    subtracted with other values than were added and the counters would drift for good.
+    """
+
+    __tablename__ = "hq_stay_tally"
+
+    stay_id: Mapped[int] = mapped_column(ForeignKey("stay.id", ondelete="CASCADE"), primary_key=True,
+                                         autoincrement=False)
+    needs: Mapped[int] = mapped_column(Integer, default=0)
+    pets: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OccupancyHour(db.Model):  # type: ignore[name-defined]
+    """A shelter's occupancy over one clock hour (UTC): before its first change and after its last.
+
+    Hours without a change have no row and carry the previous value forward. Because `opening` is
+    the value the hour started from, the national trend is a sum of (closing − opening) per hour,
+    walked back from the current total, without reading any shelter's earlier rows.
+    """
+
+    __tablename__ = "hq_occupancy_hour"
+    __table_args__ = (Index("ix_hq_occupancy_hour_hour", "hour"),)
+
+    shelter_id: Mapped[int] = mapped_column(ForeignKey("shelter.id", ondelete="CASCADE"), primary_key=True)
+    hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    opening: Mapped[int] = mapped_column(Integer)
+    closing: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,72 @@
+"""The public crowding page: which shelters are open and how crowded, and nothing about anyone.
+
+The page shows a level, never a count, and a level cannot be told apart from "empty" until a
+shelter holds at least `SMALL_COUNT` people: below that it always says 空きあり. So the page never
+reveals that one person, or two, are at a given shelter (say, someone who fled a violent partner
+to the shelter nearest their home) — a level other than 空きあり implies at least ten people.
+Nor does it show when a shelter last changed, which at a quiet shelter would time an arrival.
+A shelter HQ has marked full is 満員 whatever its count: that is HQ's decision, not a count.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from sqlalchemy import select
+
+from evac.extensions import db
+from evac.hq.models import ShelterTally
+from evac.shelters.models import Shelter, ShelterStatus
+
+SMALL_COUNT = 10
+PAGE_SIZE = 200
+
+
+class Crowding(enum.StrEnum):
+    """Crowding levels, from occupancy against capacity."""
+
+    AVAILABLE = "available"  # 空きあり: under half full (or fewer than SMALL_COUNT people)
+    BUSY = "busy"  # やや混雑: half full or more
+    CROWDED = "crowded"  # 混雑: 80 % or more
+    FULL = "full"  # 満員: at or over capacity, or marked full by HQ
+    UNKNOWN = "unknown"  # capacity not known: say so rather than guess
+
+
+def crowding(status: ShelterStatus, occupancy: int, capacity: int | None) -> Crowding:
+    """The level shown to the public for a shelter (see the module docstring for the small-count rule)."""
+    if status is ShelterStatus.FULL:
+        return Crowding.FULL
+    if not capacity:
+        return Crowding.UNKNOWN
+    if occupancy < SMALL_COUNT:
+        return Crowding.AVAILABLE
+    ratio = occupancy / capacity
+    if ratio >= 1:
+        return Crowding.FULL
+    if ratio >= 0.8:
+        return Crowding.CROWDED
+    if ratio >= 0.5:
+        return Crowding.BUSY
+    return Crowding.AVAILABLE
+
+
+def open_shelters(page: int = 1) -> tuple[list[dict[str, Any]], int]:
+    """One page of open shelters as the public may see them (no counts), and the number of pages."""
+    rows = db.session.execute(
+        select(Shelter.name, Shelter.name_kana, Shelter.address, Shelter.lat, Shelter.lon, Shelter.kind,
+               Shelter.status, Shelter.capacity, Shelter.municipality_name, ShelterTally.occupancy)
+        .outerjoin(ShelterTally, ShelterTally.shelter_id == Shelter.id)
+        .where(Shelter.status.in_([ShelterStatus.OPEN, ShelterStatus.FULL]))
+        .order_by(Shelter.municipality_code, Shelter.name_kana, Shelter.id)
+    ).all()
+    db.session.rollback()
+    pages = max(1, -(-len(rows) // PAGE_SIZE))
+    page = min(max(page, 1), pages)
+    shelters = [
+        {"name": r.name, "address": r.address, "lat": r.lat, "lon": r.lon, "kind": r.kind.value,
+         "municipality": r.municipality_name,
+         "level": crowding(r.status, r.occupancy or 0, r.capacity).value}
+        for r in rows[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    ]
+    return shelters, pages

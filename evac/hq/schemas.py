@@ -1,0 +1,109 @@
+"""Marshmallow schemas of the HQ API (unknown fields refused, marshmallow's default)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from evac.hq.inquiries import Requester
+from evac.hq.service import NEED_KEYS
+from evac.shelters.models import ShelterStatus
+
+# People with each 要配慮 need (every open stay of the shelter, at home and in cars included).
+NeedCountsOut = Schema.from_dict({key: fields.Integer() for key in NEED_KEYS}, name="NeedCountsOut")
+
+
+class TotalsOut(Schema):
+    """Totals over the open and full shelters."""
+
+    open_shelters = fields.Integer()
+    occupancy = fields.Integer(metadata={"description": "people sleeping at the shelters (在所 and 外出)"})
+    households = fields.Integer()
+    capacity = fields.Integer(metadata={"description": "sum of the known capacities"})
+    capacity_unknown = fields.Integer(metadata={"description": "shelters whose capacity is not known"})
+    at_home = fields.Integer(metadata={"description": "registered at a shelter, staying at home (在宅避難)"})
+    in_car = fields.Integer(metadata={"description": "registered at a shelter, sleeping in a car (車中泊)"})
+    pets = fields.Integer()
+    near_full = fields.Integer(metadata={"description": "shelters at 80 % of capacity or more, not yet full"})
+    full = fields.Integer(metadata={"description": "shelters at capacity or marked full"})
+    needs = fields.Nested(NeedCountsOut)
+
+
+class ShelterOccupancyOut(Schema):
+    """One open or full shelter with its counts."""
+
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    status = fields.String()
+    municipality_code = fields.String(allow_none=True)
+    municipality_name = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    capacity = fields.Integer(allow_none=True)
+    occupancy = fields.Integer()
+    households = fields.Integer()
+    at_home = fields.Integer()
+    in_car = fields.Integer()
+    pets = fields.Integer()
+    needs = fields.Nested(NeedCountsOut)
+    fill = fields.Float(allow_none=True, metadata={"description": "occupancy / capacity, null if unknown"})
+    last_stay_change = fields.String(allow_none=True, metadata={"description": "last check-in, check-out or move"})
+    updated_at = fields.String(metadata={"description": "last change of the counts or of the shelter"})
+
+
+class OccupancyOut(Schema):
+    """GET /api/v1/occupancy."""
+
+    generated_at = fields.String()
+    totals = fields.Nested(TotalsOut)
+    shelters = fields.List(fields.Nested(ShelterOccupancyOut))
+
+
+class TrendArgs(Schema):
+    """Query of GET /api/v1/occupancy/trend: one shelter, or all when omitted."""
+
+    shelter_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+
+
+class TrendPointOut(Schema):
+    hour = fields.String(metadata={"description": "start of the clock hour (UTC)"})
+    occupancy = fields.Integer(metadata={"description": "at the end of the hour (the last point: now)"})
+
+
+class TrendOut(Schema):
+    """Occupancy over the last 24 hours."""
+
+    shelter_id = fields.Integer(allow_none=True)
+    now = fields.String()
+    start = fields.Integer(metadata={"description": "occupancy when the first hour began"})
+    points = fields.List(fields.Nested(TrendPointOut))
+
+
+class SyncArgs(Schema):
+    """Query of GET /api/v1/occupancy/sync: the shelters shown on the page."""
+
+    shelter_id = fields.List(fields.Integer(validate=validate.Range(min=1)), required=True,
+                             validate=validate.Length(min=1, max=500))
+
+
+class ShelterSearchArgs(Schema):
+    """Query of GET /api/v1/hq/shelters."""
+
+    q = fields.String(load_default="", validate=validate.Length(max=100))
+    status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in ShelterStatus]))
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class InquiryIn(Schema):
+    """POST /api/v1/inquiries: names in a body, not in a URL that access logs would keep."""
+
+    q = fields.String(load_default="", validate=validate.Length(max=100))
+    birth_date = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=30))
+    requester = fields.String(required=True, validate=validate.OneOf([r.value for r in Requester]))
+
+
+class ExportArgs(Schema):
+    """Query of the export downloads: one shelter, or every open stay when omitted."""
+
+    shelter_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    encoding = fields.String(load_default="utf-8", validate=validate.OneOf(["utf-8", "cp932"]))

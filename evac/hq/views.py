@@ -1,0 +1,281 @@
+"""HQ pages and API: thin views over `evac.hq.service`, `inquiries` and `exports` (hq and admin only)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from flask import Blueprint, Response, current_app, render_template, request, send_file
+from flask.typing import ResponseReturnValue
+from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from evac.accounts.auth import current_account, require_roles
+from evac.accounts.models import Role
+from evac.common.api import api_blueprint
+from evac.common.db import now_utc
+from evac.hq import exports, inquiries, service
+from evac.hq.schemas import (
+    ExportArgs,
+    InquiryIn,
+    OccupancyOut,
+    ShelterSearchArgs,
+    SyncArgs,
+    TrendArgs,
+    TrendOut,
+)
+from evac.shelters import service as shelters
+
+blp = api_blueprint("hq-api", __name__, "/api/v1", "本部 / Headquarters")
+bp = Blueprint("hq", __name__, url_prefix="/hq")
+
+HQ_ROLES = (Role.ADMIN, Role.HQ)
+DEFAULT_REFRESH_SECONDS = 15
+DEFAULT_PFIF_DOMAIN = "evac.seika.263664"
+
+
+def _json(body: Any) -> Response:
+    # Built directly: the summary may hold thousands of shelters, and sorting keys costs time.
+    return current_app.response_class(json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+                                      mimetype="application/json")
+
+
+@blp.route("/occupancy")
+class Occupancy(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.response(200, OccupancyOut)
+    def get(self) -> Response:
+        """Totals and every open or full shelter's occupancy, households, needs and last change."""
+        return current_app.response_class(service.occupancy_summary_json(), mimetype="application/json")
+
+
+@blp.route("/occupancy/trend")
+class Trend(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(TrendArgs, location="query")
+    @blp.response(200, TrendOut)
+    def get(self, args: dict[str, Any]) -> Response:
+        """Occupancy over the last 24 hours, in total or for one shelter (hourly, carried forward)."""
+        if args["shelter_id"] is not None:
+            shelters.get_shelter(args["shelter_id"])
+        return _json(service.trend(args["shelter_id"]))
+
+
+@blp.route("/occupancy/sync")
+class SyncStates(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(SyncArgs, location="query")
+    def get(self, args: dict[str, Any]) -> Response:
+        """Whether each listed shelter's changes have reached the victim-support system."""
+        connector = current_app.config["EVAC_SYNC_CONNECTOR"]
+        states = service.shelter_sync_states(args["shelter_id"], connector)
+        return _json({"connector": connector, "shelters": {str(k): v for k, v in states.items()}})
+
+
+@blp.route("/hq/shelters")
+class ShelterSearch(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(ShelterSearchArgs, location="query")
+    def get(self, args: dict[str, Any]) -> Response:
+        """Shelters by name, kana, code or municipality (to find a closed one to open)."""
+        return _json({"items": service.find_shelters(args["q"], status=args["status"], limit=args["limit"])})
+
+
+@blp.route("/inquiries")
+class Inquiries(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(InquiryIn)
+    def post(self, body: dict[str, Any]) -> Response:
+        """安否確認: find a person; say what may be told to this kind of requester (audited)."""
+        return _json(inquiries.inquire(query=body["q"], birth_date=body["birth_date"], requester=body["requester"]))
+
+
+def _export_name(kind: str, shelter_id: int | None, extension: str) -> str:
+    scope = f"shelter{shelter_id}" if shelter_id else "all"
+    return f"evac-{kind}-{scope}-{now_utc().strftime('%Y%m%d-%H%M')}.{extension}"
+
+
+def _scope(args: dict[str, Any]) -> int | None:
+    if args["shelter_id"] is not None:
+        shelters.get_shelter(args["shelter_id"])
+    return args["shelter_id"]  # type: ignore[no-any-return]
+
+
+def _download(kind: str, shelter_id: int | None, write: Callable[[IO[bytes]], exports.ExportCount],
+              name: str, mimetype: str, encoding: str | None = None) -> Response:
+    """Write the export into a temporary file (memory, then disk: bounded memory for a whole
+    disaster's roster), audit it with its size, and send it."""
+    target = exports.spooled()
+    count = write(target)
+    exports.record_export(kind, shelter_id=shelter_id, rows=count.rows, encoding=encoding, replaced=count.replaced)
+    size = target.tell()
+    target.seek(0)
+    if size <= exports.IN_MEMORY:
+        with target:
+            response = Response(target.read(), mimetype=mimetype)
+        response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    else:
+        # Sent from the file on disk; the WSGI server closes (and so deletes) it when done.
+        response = send_file(target, mimetype=mimetype, as_attachment=True, download_name=name, max_age=0)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _chunks_into(chunks: Iterator[bytes], target: IO[bytes]) -> None:
+    for chunk in chunks:
+        target.write(chunk)
+
+
+def _csv_export(kind: str, args: dict[str, Any],
+                make: Callable[..., tuple[Iterator[bytes], exports.ExportCount]]) -> Response:
+    shelter_id = _scope(args)
+    encoding = args["encoding"]
+
+    def write(target: IO[bytes]) -> exports.ExportCount:
+        chunks, count = make(shelter_id, encoding=encoding)
+        _chunks_into(chunks, target)
+        return count
+
+    charset = "shift_jis" if encoding == "cp932" else "utf-8"
+    return _download(f"{kind}_csv", shelter_id, write, _export_name(kind, shelter_id, "csv"),
+                     f"text/csv; charset={charset}", encoding)
+
+
+@blp.route("/exports/roster.csv")
+class RosterCsv(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(ExportArgs, location="query")
+    def get(self, args: dict[str, Any]) -> Response:
+        """Roster of one shelter or all (CSV, UTF-8 with BOM or CP932); audited."""
+        return _csv_export("roster", args, exports.roster_csv)
+
+
+@blp.route("/exports/roster.xlsx")
+class RosterXlsx(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(ExportArgs, location="query")
+    def get(self, args: dict[str, Any]) -> Response:
+        """Roster of one shelter or all as an Excel workbook; audited."""
+        shelter_id = _scope(args)
+        return _download("roster_xlsx", shelter_id, lambda target: exports.roster_xlsx(shelter_id, target),
+                         _export_name("roster", shelter_id, "xlsx"),
+                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@blp.route("/exports/anpi.csv")
+class AnpiCsv(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(ExportArgs, location="query")
+    def get(self, args: dict[str, Any]) -> Response:
+        """安否情報 CSV in 安否情報収集様式 order (①氏名 … ⑭), UTF-8 with BOM or CP932; audited."""
+        return _csv_export("anpi", args, exports.anpi_csv)
+
+
+@blp.route("/exports/pfif.xml")
+class PfifXml(MethodView):
+    @require_roles(*HQ_ROLES)
+    def get(self) -> Response:
+        """PFIF 1.4 of the evacuees who agreed to public disclosure (⑭) only; audited."""
+        config = current_app.config
+
+        def write(target: IO[bytes]) -> exports.ExportCount:
+            chunks, count = exports.pfif_xml(
+                domain=config.get("EVAC_PFIF_DOMAIN") or DEFAULT_PFIF_DOMAIN,
+                author=_("%(town)s災害対策本部", town=config["EVAC_TOWN_NAME"]),
+                source_name=f"evac {config['EVAC_TOWN_NAME']}",
+                source_url=request.url_root,
+            )
+            _chunks_into(chunks, target)
+            return count
+
+        return _download("pfif", None, write, _export_name("pfif", None, "xml"), "application/xml; charset=utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages
+
+
+def _need_labels() -> dict[str, str]:
+    return {
+        "elderly": _("高齢者"), "disability": _("障害者"), "infant": _("乳幼児"), "pregnant": _("妊産婦"),
+        "language": _("外国人・言語支援"), "allergy": _("アレルギー"), "medical": _("医療機器・慢性疾患"),
+        "care": _("要介護"), "injury": _("病気・けが"),
+    }
+
+
+def _messages() -> dict[str, str]:
+    """Texts the HQ page's script shows, translated here so the script holds none of its own."""
+    return {
+        "status.open": _("開設"), "status.full": _("満員"), "status.closed": _("閉鎖"),
+        "sync.off": _("同期なし"), "sync.ok": _("送信済み"), "sync.pending": _("送信待ち %(n)s件"),
+        "sync.parked": _("要確認 %(n)s件"), "sync.unknown": _("—"),
+        "capacity_unknown": _("定員未登録"),
+        "alert_full": _("満員: %(name)s（%(occupancy)s / %(capacity)s人・%(pct)s％）"),
+        "alert_near": _("80％以上: %(name)s（%(occupancy)s / %(capacity)s人・%(pct)s％）"),
+        "alert_new": _("新たに警告: %(names)s"),
+        "no_alerts": _("定員の80％以上の避難所はありません"),
+        "more_alerts": _("ほか %(n)s 件を表で見る"),
+        "updated": _("最終更新 %(time)s"),
+        "refresh_failed": _("更新できませんでした（%(time)s の情報を表示中）"),
+        "paused": _("自動更新を停止中"),
+        "rows": _("%(from)s–%(to)s件目 / %(n)s件"),
+        "no_rows": _("条件に合う避難所はありません"),
+        "minutes_ago": _("%(n)s分前"), "hours_ago": _("%(n)s時間前"), "just_now": _("たった今"),
+        "days_ago": _("%(n)s日前"),
+        "confirm_close": _("%(name)s を閉鎖します。よろしいですか"),
+        "confirm_full": _("%(name)s を満員にします（新しい受付には警告が出ます）。よろしいですか"),
+        "confirm_open": _("%(name)s を開設します。よろしいですか"),
+        "capacity_prompt": _("%(name)s の定員（人数。空欄で未登録）"),
+        "capacity_invalid": _("定員は0以上の整数で入力してください"),
+        "saved": _("%(name)s を更新しました"),
+        "error": _("エラー: %(message)s"),
+        "trend_total": _("全避難所の在所者数（24時間）"),
+        "trend_shelter": _("%(name)s の在所者数（24時間）"),
+        "map_offline": _("地図を読み込めません（オフライン）。一覧表はそのまま使えます。"),
+        "people": _("%(n)s人"),
+        "open_action": _("開設"), "close_action": _("閉鎖"), "full_action": _("満員にする"),
+        "reopen_action": _("受付再開"), "capacity_action": _("定員設定"), "trend_action": _("推移"),
+        "select": _("選択"),
+        "exports_for": _("%(name)s の名簿"),
+        "search_none": _("該当する避難所はありません"),
+        "household_short": _("世帯"),
+        "at_home": _("在宅"), "in_car": _("車中泊"), "pets": _("ペット"),
+        "last_change": _("最終変更: %(when)s"),
+    }
+
+
+@bp.get("")
+@login_required
+@require_roles(*HQ_ROLES)
+def dashboard() -> ResponseReturnValue:
+    """The HQ dashboard: totals, alerts, map, trend and the table of open shelters; refreshes itself."""
+    try:
+        refresh = max(2, min(300, int(request.args.get("refresh", DEFAULT_REFRESH_SECONDS))))
+    except ValueError:
+        refresh = DEFAULT_REFRESH_SECONDS
+    config = {
+        "refreshSeconds": refresh,
+        "messages": _messages(),
+        "needLabels": list(_need_labels().items()),
+        "syncConnector": current_app.config["EVAC_SYNC_CONNECTOR"],
+        "role": current_account().role.value,
+    }
+    return render_template("hq/dashboard.html", config=config, need_labels=_need_labels())
+
+
+@bp.get("/inquiry")
+@login_required
+@require_roles(*HQ_ROLES)
+def inquiry() -> ResponseReturnValue:
+    """Safety inquiries (安否確認): search and answer within the person's consent."""
+    messages = {
+        "relative": _("親族・同居者"), "acquaintance": _("知人"), "other": _("その他の人"),
+        "no_results": _("該当する人は見つかりません。表記を変えるか、生年月日で探してください"),
+        "results": _("%(n)s 件"), "more": _("%(n)s 件以上あります。条件を加えて絞り込んでください"),
+        "male": _("男"), "female": _("女"), "other_sex": _("回答しない"),
+        "answer": _("回答"), "whereabouts": _("所在（職員向け）"), "consent": _("同意"),
+        "not_registered": _("受付記録なし"), "error": _("エラー: %(message)s"),
+    }
+    return render_template("hq/inquiry.html", messages=messages)

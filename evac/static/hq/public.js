@@ -1,0 +1,54 @@
+/* evac public page: the open shelters on a map. The list above works without it.
+ *
+ * Leaflet is served by evac itself; the map tiles come from OpenStreetMap only when the browser
+ * is online, and the page says so when they cannot be loaded. No personal data is on the page.
+ */
+(function () {
+  "use strict";
+
+  const holder = document.getElementById("public-map");
+  const dataNode = document.getElementById("public-shelters");
+  if (!holder || !dataNode) return;
+  const data = JSON.parse(dataNode.textContent);
+  const colours = {available: "#146c2e", busy: "#7a5d00", crowded: "#b34700", full: "#b3261e", unknown: "#5f6368"};
+  const placed = data.shelters.filter((s) => typeof s.lat === "number" && typeof s.lon === "number");
+
+  function offline() {
+    if (holder.dataset.offlineShown) return;
+    holder.dataset.offlineShown = "1";
+    const note = document.createElement("p");
+    note.className = "map-offline";
+    note.textContent = holder.dataset.offline;
+    holder.appendChild(note);
+  }
+
+  if (!window.L || !placed.length) { holder.hidden = true; return; }
+  const map = L.map(holder, {scrollWheelZoom: false});
+  const tiles = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
+    maxZoom: 18,
+    attribution: '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
+  });
+  let failures = 0;
+  tiles.on("tileerror", () => { failures += 1; if (failures >= 2) offline(); });
+  if (navigator.onLine === false) offline();
+  tiles.addTo(map);
+  const bounds = [];
+  placed.forEach((shelter) => {
+    const marker = L.circleMarker([shelter.lat, shelter.lon], {
+      radius: 9, weight: 2, color: "#fff", fillColor: colours[shelter.level] || colours.unknown, fillOpacity: 0.95,
+    }).addTo(map);
+    const box = document.createElement("div");
+    const name = document.createElement("strong");
+    name.textContent = shelter.name;
+    const level = document.createElement("div");
+    level.textContent = data.levels[shelter.level] || "";
+    const address = document.createElement("div");
+    address.textContent = shelter.address || "";
+    box.append(name, level, address);
+    marker.bindPopup(box);
+    marker.bindTooltip(shelter.name + " — " + (data.levels[shelter.level] || ""));
+    bounds.push([shelter.lat, shelter.lon]);
+  });
+  if (bounds.length === 1) map.setView(bounds[0], 15);
+  else map.fitBounds(bounds, {padding: [24, 24], maxZoom: 16});
+})();
