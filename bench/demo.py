@@ -34,7 +34,7 @@ from evac.demo.service import build_demo_town  # noqa: E402
 from evac.extensions import db  # noqa: E402
 from evac.people.importers import import_residents_file  # noqa: E402
 from evac.people.models import Person  # noqa: E402
-from evac.settings import normalise_database_url  # noqa: E402
+from pgdb import postgres_bench_url  # noqa: E402  (bench/ leads sys.path)
 
 DEFAULT_PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -77,22 +77,6 @@ def bench(label: str, url: str, residents: int, seed: int, work: Path) -> None:
         assert stored == residents, f"{stored} persons stored, expected {residents}"
         db.session.remove()
         db.engine.dispose()
-
-
-def postgres_bench_url(server_url: str, database: str) -> str | None:
-    """Drop and recreate the bench's own database on the server; None if the server is unreachable."""
-    server = sa.make_url(normalise_database_url(server_url))
-    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    except sa.exc.OperationalError as exc:
-        print(f"  PostgreSQL at {server_url} not reachable ({type(exc).__name__}); skipped")
-        return None
-    finally:
-        engine.dispose()
-    return server.set(database=database).render_as_string(hide_password=False)
 
 
 def main(argv: list[str] | None = None) -> None:

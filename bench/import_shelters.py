@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from evac.app import create_app
 from evac.extensions import db
-from evac.settings import normalise_database_url
+from pgdb import postgres_bench_url  # bench/ leads sys.path when run as a script
 from evac.shelters.importers import GSI_EVACUATION_COLUMNS, import_shelters_file
 from evac.shelters.models import Shelter
 
@@ -95,22 +95,6 @@ def bench(label: str, url: str, files: dict[str, Path], rows: int, instance: Pat
         assert stored == rows, f"{stored} shelters stored, expected {rows}"
         db.session.remove()
         db.engine.dispose()
-
-
-def postgres_bench_url(server_url: str, database: str) -> str | None:
-    """Drop and recreate the bench's own database on the server; None if the server is unreachable."""
-    server = sa.make_url(normalise_database_url(server_url))
-    engine = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{database}"'))
-    except sa.exc.OperationalError as exc:
-        print(f"  PostgreSQL at {server_url} not reachable ({type(exc).__name__}); skipped")
-        return None
-    finally:
-        engine.dispose()
-    return server.set(database=database).render_as_string(hide_password=False)
 
 
 def main(argv: list[str] | None = None) -> None:
