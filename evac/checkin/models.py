@@ -53,6 +53,8 @@ class Stay(db.Model):  # type: ignore[name-defined]
             postgresql_where=db.text("checked_out_at IS NULL"),
         ),
         Index("ix_stay_shelter_open", "shelter_id", "checked_out_at"),
+        # A person's stays, newest last: safety inquiries and history ask for them by person.
+        Index("ix_stay_person_checked_in", "person_id", "checked_in_at"),
         # A closed stay has a closing status and an open one does not, so the two never disagree.
         CheckConstraint(
             "(checked_out_at IS NULL) = (status IN ('present', 'outing', 'at_home', 'in_car'))",

@@ -89,8 +89,9 @@ def _request_hash(kind: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _replay(row: ClientRequest, request_hash: str) -> Outcome:
-    if row.request_hash != request_hash:
+def _replay(row: ClientRequest, request_hash: str, account_id: int) -> Outcome:
+    # Another account's client id is not theirs to replay: the stored answer holds personal data.
+    if row.request_hash != request_hash or row.account_id != account_id:
         raise ClientIdReused(_("この client_id は別の内容の受付で使われています"), fields={"client_id": "reused"})
     assert row.response is not None
     return Outcome(200, row.response)
@@ -105,7 +106,7 @@ def _idempotent(kind: str, account: StaffAccount, body: dict[str, Any],
     begin_write(db.session)
     existing = db.session.scalar(select(ClientRequest).where(ClientRequest.client_id == client_id))
     if existing is not None:
-        outcome = _replay(existing, request_hash)
+        outcome = _replay(existing, request_hash, account_id)
         db.session.rollback()
         return outcome
     row = ClientRequest(client_id=client_id, kind=kind, request_hash=request_hash, account_id=account_id)
@@ -118,7 +119,7 @@ def _idempotent(kind: str, account: StaffAccount, body: dict[str, Any],
         existing = db.session.scalar(select(ClientRequest).where(ClientRequest.client_id == client_id))
         if existing is None:
             raise
-        return _replay(existing, request_hash)
+        return _replay(existing, request_hash, account_id)
     outcome = work()
     row.status_code, row.response = outcome.status_code, outcome.body
     db.session.commit()
@@ -210,9 +211,7 @@ def _identify(body: dict[str, Any], account: StaffAccount, shelter: Shelter) -> 
         if person is None:
             if not body.get("person_id"):
                 raise ICCardUnlinked(_("このICカードは未登録です。本人を検索して選び、もう一度タッチしてください"))
-            person = db.session.get(Person, body["person_id"])
-            if person is None:
-                raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
+            person = people.person_in_scope(account, body["person_id"])
             cards.link_ic(body["ic_uid"], person.id, staff_id=account.id)
         return person, CheckinMethod.IC
     if body.get("person"):
@@ -225,13 +224,12 @@ def _identify(body: dict[str, Any], account: StaffAccount, shelter: Shelter) -> 
                 raise people.PossibleDuplicate(
                     _("同じ氏名・生年月日の人が登録されています。同一人物なら選んでください"),
                     candidates=_candidates(twins))
+        if values.get("household_id") is not None:
+            people.household_in_scope(account, values["household_id"], shelter.id)
         person = people.create_person(values, source=PersonSource.PAPER, household_id=values.get("household_id"))
         audit.record("person.create", subject_type="person", subject_id=person.id, shelter_id=shelter.id)
         return person, CheckinMethod.PAPER
-    person = db.session.get(Person, body["person_id"])
-    if person is None:
-        raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
-    return person, CheckinMethod.MANUAL
+    return people.person_in_scope(account, body["person_id"]), CheckinMethod.MANUAL
 
 
 def _targets(principal: Person, members: list[int] | None) -> list[int]:
@@ -416,9 +414,7 @@ def lookup(account: StaffAccount, body: dict[str, Any]) -> dict[str, Any]:
     elif body.get("qr"):
         person = cards.resolve(body["qr"], shelter_id=shelter.id)
     else:
-        person = db.session.get(Person, body["person_id"])
-        if person is None:
-            raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
+        person = people.person_in_scope(account, body["person_id"])
     result = {"person": _jsonable(people.person_summary(person)), "household": household_view(person),
               "candidates": []}
     db.session.commit()

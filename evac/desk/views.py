@@ -17,6 +17,7 @@ from sqlalchemy import select
 from evac.accounts.auth import current_account, ensure_shelter_access
 from evac.checkin import printouts
 from evac.extensions import db
+from evac.people import service as people
 from evac.shelters import service as shelters
 from evac.shelters.models import Shelter, ShelterStatus
 
@@ -127,7 +128,9 @@ def roster_pdf(shelter_id: int) -> ResponseReturnValue:
 @login_required
 def card_pdf(shelter_id: int, person_id: int) -> ResponseReturnValue:
     """A person's QR card, to print after registering a walk-in."""
-    ensure_shelter_access(current_account(), shelter_id)
+    account = current_account()
+    ensure_shelter_access(account, shelter_id)
+    people.person_in_scope(account, person_id)
     return _pdf(printouts.card_pdf(person_id), f"card-{person_id}.pdf")
 
 

@@ -117,7 +117,7 @@ def _csv_lines(header: tuple[str, ...], rows: Iterator[list[Any]], encoding: str
         yield "\ufeff".encode()  # a BOM, so that Excel opens UTF-8 as UTF-8
     writer.writerow(header)
     for n, row in enumerate(rows, 1):
-        writer.writerow(row)
+        writer.writerow([_xlsx_safe(v) for v in row])  # opened in spreadsheets: no formulas
         count.rows += 1
         if n % 500 == 0:
             yield take()

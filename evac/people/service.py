@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_, select
 from evac.accounts.models import Role, StaffAccount, staff_shelter
 from evac.audit import service as audit
 from evac.checkin.models import Stay
-from evac.common.errors import DomainError, ValidationFailed
+from evac.common.errors import DomainError, NotFound, ValidationFailed
 from evac.common.textnorm import is_kana, kana_key, name_key, split_name
 from evac.common.wareki import parse_birth_date
 from evac.extensions import db
@@ -54,9 +54,10 @@ class AmbiguousMatch(DomainError):
     code = "ambiguous_match"
 
 
-# Fields that cannot carry a 個人番号 by construction: a UUID's last group may be 12 digits, and a
-# card code is checked against its own format (and never stored) by the card service.
-_NOT_PERSONAL = frozenset({"client_id", "qr"})
+# Fields that cannot carry a 個人番号 by construction: a UUID's last group may be 12 digits, a card
+# code is checked against its own format (and never stored), and an IC card UID is hex that is
+# only ever stored as a keyed hash.
+_NOT_PERSONAL = frozenset({"client_id", "qr", "ic_uid"})
 
 
 def refuse_individual_numbers(values: dict[str, Any]) -> None:
@@ -287,6 +288,37 @@ def search(account: StaffAccount, query: str, *, birth_date: date | None = None,
                  detail={"results": [p.id for p, _ in rows], "by_birth_date": birth_date is not None})
     db.session.commit()
     return rows
+
+
+def person_in_scope(account: StaffAccount, person_id: int) -> Person:
+    """The person, if this account may look them up by id; else `NotFound` (as if unknown).
+
+    The same rule as `search`: staff reach people with no open stay (walk-ins to identify) and
+    people at their own shelters, never people staying at another shelter — so ids cannot be
+    walked to read other shelters' evacuees. A presented card (QR, My Number, IC) is not limited
+    by this: the person is standing at the desk.
+    """
+    person = db.session.get(Person, person_id)
+    if person is None:
+        raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
+    if account.role is Role.STAFF:
+        stay = db.session.scalar(select(Stay).where(Stay.person_id == person_id, Stay.checked_out_at.is_(None)))
+        if stay is not None and not account.can_access_shelter(stay.shelter_id):
+            raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
+    return person
+
+
+def household_in_scope(account: StaffAccount, household_id: int, shelter_id: int) -> None:
+    """Staff may add a walk-in to a household only if one of its members is at their shelter."""
+    if account.role is not Role.STAFF:
+        return
+    here = db.session.scalar(
+        select(Stay.id).join(Person, Person.id == Stay.person_id)
+        .where(Person.household_id == household_id, Stay.shelter_id == shelter_id, Stay.checked_out_at.is_(None))
+        .limit(1))
+    if here is None:
+        raise ValidationFailed(_("この避難所に受付済みの世帯員がいる世帯だけを指定できます"),
+                               fields={"household_id": "no member at this shelter"})
 
 
 def whereabouts(person_ids: Sequence[int]) -> dict[int, tuple[Stay, Shelter]]:

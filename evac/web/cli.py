@@ -38,6 +38,8 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         "threads": threads,
         "worker_class": "gthread",
         "accesslog": "-",
+        # The path without its query string: searches carry names and birth dates (?q=, ?birth_date=).
+        "access_log_format": '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s',
         "timeout": 60,
         "graceful_timeout": 20,
         "post_fork": _post_fork,

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from evac.common.errors import Conflict, DomainError, error_body
@@ -98,6 +98,12 @@ def handle_integrity_error(error: IntegrityError) -> tuple[Response | str, int]:
     return _respond(exc.status, exc.code, exc.message)
 
 
+def handle_out_of_range(error: Exception) -> tuple[Response | str, int]:
+    """An id or number beyond what the database can hold names nothing that exists."""
+    db.session.rollback()
+    return _respond(404, "not_found", _messages()[404])
+
+
 def handle_internal_error(error: Exception) -> tuple[Response | str, int]:
     """A bug: log it with the request id, tell the client nothing about the data involved."""
     original = getattr(error, "original_exception", None) or error
@@ -112,6 +118,8 @@ def register(app: Flask) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OverflowError, handle_out_of_range)
+    app.register_error_handler(DataError, handle_out_of_range)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(InternalServerError, handle_internal_error)
     app.register_error_handler(Exception, handle_internal_error)

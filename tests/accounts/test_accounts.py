@@ -161,8 +161,12 @@ def test_login_attempts_are_rate_limited(app, db) -> None:
     limited.test_client_class = IsolatedClient
     client = limited.test_client()
     factories.account(Role.HQ, username="target")
-    responses = [login(client, "target", "wrong guess!") for _ in range(4)]
-    assert [r.status_code for r in responses] == [401, 401, 401, 429]
-    assert "リクエストが多すぎます" in responses[-1].get_data(as_text=True)
-    # Reading the page is not limited: only password attempts are.
-    assert client.get("/login").status_code == 200
+    try:
+        responses = [login(client, "target", "wrong guess!") for _ in range(4)]
+        assert [r.status_code for r in responses] == [401, 401, 401, 429]
+        assert "リクエストが多すぎます" in responses[-1].get_data(as_text=True)
+        # Reading the page is not limited: only password attempts are.
+        assert client.get("/login").status_code == 200
+    finally:
+        with limited.app_context():  # this second app has an engine (and connections) of its own
+            db.engine.dispose()

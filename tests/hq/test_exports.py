@@ -125,3 +125,14 @@ def test_a_large_export_is_sent_from_disk(client: FlaskClient, db, monkeypatch) 
     with client.get("/api/v1/exports/anpi.csv", headers=s["headers"]) as response:
         assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
         assert len(_csv(response.data, "utf-8-sig")) == 4
+
+
+def test_csv_cells_cannot_run_as_spreadsheet_formulas(client: FlaskClient, db) -> None:
+    shelter = factories.shelter(name="数式避難所")
+    headers = factories.bearer(factories.account(Role.HQ))
+    sneaky = factories.person(family_name="=HYPERLINK(\"http://x\")", allergy="@SUM(1)")
+    check_in(client, headers, shelter.id, [sneaky.id])
+    rows = _csv(client.get("/api/v1/exports/roster.csv", headers=headers).data, "utf-8-sig")
+    cells = [c for row in rows[1:] for c in row]
+    assert "'@SUM(1)" in cells and any(c.startswith("'=HYPERLINK") for c in cells)
+    assert not any(c[:1] in "=@+" for c in cells if c)

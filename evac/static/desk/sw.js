@@ -29,7 +29,9 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
   if (request.method !== "GET" || url.origin !== self.location.origin) return;
-  const isDesk = url.pathname.startsWith("/desk/") && !url.pathname.startsWith("/desk/csrf");
+  // Printouts (rosters, cards) carry personal data and are never kept on the tablet.
+  const isDesk = url.pathname.startsWith("/desk/") && !url.pathname.startsWith("/desk/csrf") &&
+    !url.pathname.endsWith(".pdf");
   const isAsset = url.pathname.startsWith("/static/");
   if (!isDesk && !isAsset) return;
   event.respondWith(
