@@ -85,3 +85,14 @@ def test_a_signed_in_browser_gets_a_private_copy(client: FlaskClient, db) -> Non
 def _csrf(client: FlaskClient) -> str:
     html = client.get("/login").get_data(as_text=True)
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def test_public_list_is_paged_in_the_database(db, monkeypatch) -> None:
+    from evac.hq import public
+
+    monkeypatch.setattr(public, "PAGE_SIZE", 3)
+    for i in range(7):
+        factories.shelter(name=f"頁{i}", name_kana=f"ページ{i}")
+    first, pages = public.open_shelters(1)
+    last, _ = public.open_shelters(99)  # past the end: the last page
+    assert pages == 3 and [s["name"] for s in first] == ["頁0", "頁1", "頁2"] and [s["name"] for s in last] == ["頁6"]
