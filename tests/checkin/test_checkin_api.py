@@ -87,14 +87,15 @@ def test_checked_in_elsewhere_is_409_saying_where(client: FlaskClient, db, desk)
     person = factories.person()
     hq = factories.bearer(factories.account(Role.HQ))
     post_checkin(client, hq, shelter_id=desk["other"].id, person_id=person.id)
-    response = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, person_id=person.id)
+    # The person shows their card at this desk (by id alone, staff could not reach them: see test_scope).
+    qr = qr_for(person.id)
+    response = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, qr=qr)
     assert response.status_code == 409
     error = response.get_json()["error"]
     assert error["code"] == "checked_in_elsewhere" and desk["other"].name in error["message"]
     assert error["elsewhere"] == [{"person_id": person.id, "shelter_id": desk["other"].id,
                                    "shelter_name": desk["other"].name}]
-    transfer = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, person_id=person.id,
-                            transfer=True)
+    transfer = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, qr=qr, transfer=True)
     assert transfer.status_code == 201
     stays = db.session.scalars(select(Stay).order_by(Stay.id)).all()
     assert [(s.shelter_id, s.status.value) for s in stays] == [
