@@ -38,11 +38,13 @@ def register(app: Flask) -> None:
     from evac.demo.cli import demo
     from evac.hq.cli import hq
     from evac.people.cli import import_residents
+    from evac.people.purge_cli import purge
     from evac.shelters.cli import import_shelters
     from evac.web.backup import backup
     from evac.web.cli import health, serve
 
-    for command in (users, cards, demo, hq, import_residents, import_shelters, serve, health, backup, print_group):
+    for command in (users, cards, demo, hq, import_residents, import_shelters, serve, health, backup,
+                    print_group, purge):
         app.cli.add_command(command)
 
 
