@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from evac.app import create_app
 from evac.extensions import db
-from evac.settings import normalise_database_url
+from pgdb import postgres_bench_url  # bench/ leads sys.path when run as a script
 
 JAPAN_SHELTERS = 82_557
 PEAK_STAYS = 470_000
@@ -194,19 +194,7 @@ def bench(label: str, url: str, data: dict[str, list[tuple[Any, ...]]], requests
 
 
 def _postgres_url() -> str | None:
-    server = normalise_database_url(os.environ.get("EVAC_BENCH_DATABASE_URL", DEFAULT_PG_SERVER))
-    base = sa.engine.make_url(server)
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{PG_DATABASE}"'))
-    except sa.exc.OperationalError as exc:
-        print(f"PostgreSQL not reachable ({type(exc).__name__}): skipped")
-        return None
-    finally:
-        admin.dispose()
-    return base.set(database=PG_DATABASE).render_as_string(hide_password=False)
+    return postgres_bench_url(os.environ.get("EVAC_BENCH_DATABASE_URL", DEFAULT_PG_SERVER), PG_DATABASE)
 
 
 def report(result: dict[str, Any]) -> str:
