@@ -50,3 +50,12 @@ def split_name(full: str) -> tuple[str, str]:
     """Split '山田 太郎' (ASCII or ideographic space) into family and given name."""
     parts = _SPACES.split(unicodedata.normalize("NFKC", full).strip(), maxsplit=1)
     return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], "")
+
+
+# A 個人番号 is 12 digits; people and card readers write it with or without separators.
+_INDIVIDUAL_NUMBER = re.compile(r"(?<![0-9])[0-9]{4}[\s\-]?[0-9]{4}[\s\-]?[0-9]{4}(?![0-9])")
+
+
+def looks_like_individual_number(text: str) -> bool:
+    """True if `text` holds something shaped like a 12-digit 個人番号 (after NFKC)."""
+    return bool(_INDIVIDUAL_NUMBER.search(unicodedata.normalize("NFKC", text)))

@@ -40,7 +40,14 @@ from evac.audit import service as audit
 from evac.common import csvfile
 from evac.common.db import now_utc
 from evac.common.importing import ImportRefused, ImportReport, RowError
-from evac.common.textnorm import is_kana, kana_key, name_key, split_name
+from evac.common.textnorm import (
+    is_kana,
+    kana_key,
+    looks_like_individual_number,
+    name_key,
+    split_name,
+    to_katakana,
+)
 from evac.common.wareki import parse_birth_date, today_in_japan
 from evac.extensions import db
 from evac.people.models import Household, Need, Person, PersonSource, Sex
@@ -87,14 +94,11 @@ SEX_LABELS: dict[str, Sex] = {
 _TRUE = {"1", "true", "yes", "y", "はい", "有", "あり", "○", "〇", "同意"}
 _FALSE = {"", "0", "false", "no", "n", "いいえ", "無", "なし", "×", "不同意"}
 
-# Twelve digits, alone or as 4-4-4 with a hyphen or space, not part of a longer number.
-_MY_NUMBER = re.compile(r"(?<![0-9])[0-9]{4}[- ]?[0-9]{4}[- ]?[0-9]{4}(?![0-9])")
 _POSTAL = re.compile(r"^〒?\s*([0-9]{3})-?([0-9]{4})$")
 _PHONE = re.compile(r"^[0-9+\-() ]{1,30}$")
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 _ALLERGY = re.compile(r"^アレルギー\s*(?:\((?P<text>[^()]*)\))?$")
 _DISTRICT_CUT = re.compile(r"^(.+?)(?:小字|字|[0-9]|[一二三四五六七八九十]+丁目|番地|$)")
-_HIRAGANA_TO_KATAKANA = str.maketrans({chr(c): chr(c + 0x60) for c in range(0x3041, 0x3097)})
 _KE = str.maketrans({"ヶ": "が", "ケ": "が", "ヵ": "が"})
 CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
 LIMITS = {"世帯番号": 40, "氏名": 100, "氏名_カナ": 100, "続柄": 20, "住所": 300, "国籍": 50, "言語": 20,
@@ -260,7 +264,7 @@ def _parse(text: str, today: date) -> _Parsed:
         errors: list[RowError] = []
         refused_cells = set()
         for index, cell in enumerate(row):
-            if _MY_NUMBER.search(unicodedata.normalize("NFKC", cell)):
+            if looks_like_individual_number(cell):
                 refused_cells.add(index)
                 column = header_names[index] if index < len(header_names) and header_names[index] \
                     else f"{index + 1}列目"
@@ -314,7 +318,7 @@ def _parse_row(line: int, cells: dict[str, str], optional: Sequence[str],
         if not is_kana(kana_text):
             err("氏名_カナ", _("カナ (カタカナまたはひらがな) で入力してください"))
         else:
-            family_kana, given_kana = split_name(kana_text.translate(_HIRAGANA_TO_KATAKANA))
+            family_kana, given_kana = split_name(to_katakana(kana_text))
     birth_date: date | None = None
     try:
         birth_date = parse_birth_date(cells["生年月日"], today=today)

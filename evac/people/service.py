@@ -16,7 +16,7 @@ from evac.accounts.models import Role, StaffAccount, staff_shelter
 from evac.audit import service as audit
 from evac.checkin.models import Stay
 from evac.common.errors import DomainError, NotFound, ValidationFailed
-from evac.common.textnorm import is_kana, kana_key, name_key, split_name
+from evac.common.textnorm import is_kana, kana_key, looks_like_individual_number, name_key, split_name
 from evac.common.wareki import parse_birth_date
 from evac.extensions import db
 from evac.people.models import Household, Need, Person, PersonSource, Sex
@@ -32,8 +32,6 @@ SEX_WORDS = {
     "男性": Sex.MALE, "女性": Sex.FEMALE, "1": Sex.MALE, "2": Sex.FEMALE, "3": Sex.OTHER, "9": Sex.OTHER,
     "回答しない": Sex.OTHER, "その他": Sex.OTHER,
 }
-# A 個人番号 is 12 digits; card readers and people write it with or without separators.
-_INDIVIDUAL_NUMBER = re.compile(r"(?<!\d)\d{4}[\s\-]?\d{4}[\s\-]?\d{4}(?!\d)")
 _ADDRESS_NUMBERS = [
     (re.compile(r"(\d+)丁目"), r"\1-"), (re.compile(r"(\d+)番地?"), r"\1-"), (re.compile(r"(\d+)号"), r"\1-"),
 ]
@@ -67,7 +65,7 @@ def refuse_individual_numbers(values: dict[str, Any]) -> None:
         if path in _NOT_PERSONAL:
             return
         if isinstance(value, str):
-            if _INDIVIDUAL_NUMBER.search(unicodedata.normalize("NFKC", value)):
+            if looks_like_individual_number(value):
                 yield path
         elif isinstance(value, dict):
             for key, inner in value.items():
