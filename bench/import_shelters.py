@@ -26,10 +26,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
+from pgdb import postgres_bench_url  # bench/ leads sys.path when run as a script
 
 from evac.app import create_app
 from evac.extensions import db
-from pgdb import postgres_bench_url  # bench/ leads sys.path when run as a script
 from evac.shelters.importers import GSI_EVACUATION_COLUMNS, import_shelters_file
 from evac.shelters.models import Shelter
 

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from pgdb import postgres_bench_url  # bench/ leads sys.path when run as a script
 
 from evac.app import create_app
 from evac.extensions import db
-from pgdb import postgres_bench_url  # bench/ leads sys.path when run as a script
 
 JAPAN_SHELTERS = 82_557
 PEAK_STAYS = 470_000

@@ -49,10 +49,11 @@ from evac.accounts.models import Role, StaffAccount
 from evac.app import create_app
 from evac.checkin import service as checkin_service
 from evac.common.db import now_utc
+from evac.common.vocab import Sex
 from evac.extensions import db
 from evac.outbox.models import OutboxEvent
 from evac.people import service as people
-from evac.people.models import Person, PersonSource, Sex
+from evac.people.models import Person, PersonSource
 from evac.settings import normalise_database_url
 from evac.shelters import service as shelters
 from evac.shelters.models import Shelter, ShelterKind, ShelterStatus

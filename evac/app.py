@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, request
-from flask_babel import get_locale
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 
 from evac import settings
+from evac.common.db import configure_engine
 from evac.extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -35,18 +36,30 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     """Bind the bare extension objects of `evac.extensions` to this app."""
-    from evac.web.views import select_locale
-
     # Import every model so the metadata (and Alembic's autogenerate) sees all tables.
     import evac.models  # noqa: F401
+    from evac.web.views import select_locale
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        # No server-side prepared statements: after five runs psycopg would prepare a query and
-        # PostgreSQL may then pick a generic plan that scans a long IN list row by row.
         options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
-        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
+        lock_ms = int(float(app.config["EVAC_DB_BUSY_TIMEOUT"]) * 1000)
+        options["connect_args"] = {
+            **options.get("connect_args", {}),
+            # No server-side prepared statements: after five runs psycopg would prepare a query and
+            # PostgreSQL may then pick a generic plan that scans a long IN list row by row.
+            "prepare_threshold": None,
+            # A row lock held too long (a rebuild, a stuck session) answers 503, not a hung desk.
+            "options": f"-c lock_timeout={lock_ms}",
+        }
+        # A connection the server dropped (a restart) is replaced instead of failing one request.
+        options.setdefault("pool_pre_ping", True)
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            configure_engine(engine, busy_timeout=float(app.config["EVAC_DB_BUSY_TIMEOUT"]),
+                             write_mode=app.config["EVAC_SQLITE_WRITE_MODE"],
+                             strict=bool(app.config["EVAC_STRICT_UNITS"]))
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)

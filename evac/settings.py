@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
@@ -20,6 +21,16 @@ def _int(name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise RuntimeError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be a number, got {raw!r}") from exc
 
 
 def _secret(env_name: str, instance_path: Path, file_name: str) -> tuple[str, bool]:
@@ -79,6 +90,14 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "EVAC_SYNC_INTERVAL": _int("EVAC_SYNC_INTERVAL", 30),
         "EVAC_SYNC_DIR": os.environ.get("EVAC_SYNC_DIR", str(instance_path / "sync")),
         "EVAC_LOG_LEVEL": os.environ.get("EVAC_LOG_LEVEL", "INFO"),
+        # How long a request waits for the database (the SQLite write lock, a PostgreSQL row lock)
+        # before it is answered 503 with Retry-After and the desk queues it.
+        "EVAC_DB_BUSY_TIMEOUT": _float("EVAC_DB_BUSY_TIMEOUT", 5.0),
+        "EVAC_SQLITE_WRITE_MODE": os.environ.get("EVAC_SQLITE_WRITE_MODE", "immediate"),
+        # Raise on any database use outside a unit of work (the test suite turns this on).
+        "EVAC_STRICT_UNITS": os.environ.get("EVAC_STRICT_UNITS", "0") == "1",
+        "EVAC_AUDIT_JOURNAL_DIR": os.environ.get("EVAC_AUDIT_JOURNAL_DIR", str(instance_path / "audit-journal")),
+        "EVAC_AUDIT_FLUSH_INTERVAL": _float("EVAC_AUDIT_FLUSH_INTERVAL", 1.0),
         "MAX_CONTENT_LENGTH": _int("EVAC_MAX_CONTENT_LENGTH", 1024 * 1024),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -31,10 +31,8 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from evac.common.db import begin_write, now_utc
+from evac.common.db import READ, WRITE, current_unit, now_utc, unit
 from evac.extensions import db
 from evac.outbox.models import BatchStatus, OutboxEvent, SyncBatch, SyncConnector
 from sync.lease import Lease
@@ -87,18 +85,17 @@ class Scan:
 
 
 def _postgres() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
+    return current_unit().postgres
 
 
 def ensure_state(name: str) -> None:
     """Create the connector's state row if it is missing (idempotent, safe between processes)."""
-    if db.session.get(SyncConnector, name) is None:
-        insert = pg_insert if _postgres() else sqlite_insert
-        begin_write(db.session)
-        db.session.execute(insert(SyncConnector).values(
-            name=name, cursor=0, delivered_events=0, updated_at=now_utc()).on_conflict_do_nothing())
-        db.session.commit()
-    db.session.rollback()
+    with unit(READ):
+        exists = db.session.get(SyncConnector, name) is not None
+    if not exists:
+        with unit(WRITE) as unit_:
+            db.session.execute(unit_.insert(SyncConnector).values(
+                name=name, cursor=0, delivered_events=0, updated_at=now_utc()).on_conflict_do_nothing())
 
 
 def lock_state(name: str) -> SyncConnector:
@@ -189,31 +186,35 @@ def _new_batch(name: str, status: BatchStatus, events: list[EventLike], blocked_
 
 def next_queued(name: str) -> Claimed | None:
     """The queued batch to send next (a retry, a released held batch, or one a crash interrupted)."""
-    batch = db.session.scalar(
-        select(SyncBatch).where(SyncBatch.connector == name, SyncBatch.status == BatchStatus.QUEUED)
-        .order_by(SyncBatch.first_seq, SyncBatch.id).limit(1)
-    )
-    if batch is None:
-        db.session.rollback()
-        return None
-    events: list[Any] = list(db.session.execute(
-        select(*_EVENT_COLUMNS).where(OutboxEvent.seq.in_(batch.seqs)).order_by(OutboxEvent.seq)))
-    claimed = Claimed(batch.id, batch.batch_id, [e.seq for e in events], list(batch.person_ids or []),
-                      [encode_event(e) for e in events], batch.attempts)
-    db.session.rollback()
-    return claimed
+    with unit(READ):
+        batch = db.session.scalar(
+            select(SyncBatch).where(SyncBatch.connector == name, SyncBatch.status == BatchStatus.QUEUED)
+            .order_by(SyncBatch.first_seq, SyncBatch.id).limit(1)
+        )
+        if batch is None:
+            return None
+        events: list[Any] = list(db.session.execute(
+            select(*_EVENT_COLUMNS).where(OutboxEvent.seq.in_(batch.seqs)).order_by(OutboxEvent.seq)))
+        return Claimed(batch.id, batch.batch_id, [e.seq for e in events], list(batch.person_ids or []),
+                       [encode_event(e) for e in events], batch.attempts)
 
 
 def claim(name: str, lease: Lease, caps: Caps, gap_grace: float) -> ClaimResult:
     """Claim the next events after the cursor into a queued batch (and held ones), moving the cursor."""
-    begin_write(db.session)
+    with unit(WRITE):
+        result = _claim(name, lease, caps, gap_grace)
+    if result.held:
+        log.info("events held behind parked batches", extra={"connector": name, "held": result.held})
+    return result
+
+
+def _claim(name: str, lease: Lease, caps: Caps, gap_grace: float) -> ClaimResult:
     lease.verify()
     state = lock_state(name)
     found = scan(state, caps, gap_grace)
     result = ClaimResult(gap_pending=found.gap_pending)
     if not found.events:
-        db.session.commit()  # keeps a newly recorded gap horizon
-        return result
+        return result  # the unit commits, keeping a newly recorded gap horizon
     blockers = _blockers(name)
     sendable: list[EventLike] = []
     encoded: list[bytes] = []
@@ -234,16 +235,19 @@ def claim(name: str, lease: Lease, caps: Caps, gap_grace: float) -> ClaimResult:
     if batch is not None:
         result.batch = Claimed(batch.id, batch.batch_id, batch.seqs, batch.person_ids, encoded)
     result.claimed = len(found.events)
-    db.session.commit()
-    if result.held:
-        log.info("events held behind parked batches", extra={"connector": name, "held": result.held,
-                                                             "parked_batches": sorted(held)})
     return result
 
 
 def mark_delivered(name: str, lease: Lease, claimed: Claimed, http_status: int | None) -> int:
     """Record a 2xx: the batch is delivered and the batches held behind it are queued. Returns how many."""
-    begin_write(db.session)
+    with unit(WRITE):
+        released = _mark_delivered(name, lease, claimed, http_status)
+    if released:
+        log.info("held batches released", extra={"connector": name, "batch": claimed.batch_id, "released": released})
+    return released
+
+
+def _mark_delivered(name: str, lease: Lease, claimed: Claimed, http_status: int | None) -> int:
     lease.verify()
     state = lock_state(name)
     now = now_utc()
@@ -258,15 +262,18 @@ def mark_delivered(name: str, lease: Lease, claimed: Claimed, http_status: int |
         update(SyncBatch).where(SyncBatch.blocked_by == batch.id, SyncBatch.status == BatchStatus.HELD)
         .values(status=BatchStatus.QUEUED, blocked_by=None).execution_options(synchronize_session=False)
     ).rowcount
-    db.session.commit()
-    if released:
-        log.info("held batches released", extra={"connector": name, "batch": claimed.batch_id, "released": released})
     return int(released or 0)
 
 
 def mark_parked(name: str, lease: Lease, claimed: Claimed, http_status: int | None, code: str) -> None:
     """Record a refusal: park the batch and hold any unsent queued batch that shares a person with it."""
-    begin_write(db.session)
+    with unit(WRITE):
+        batch_range = _mark_parked(name, lease, claimed, http_status, code)
+    log.warning("batch parked", extra={"connector": name, "batch": claimed.batch_id, "first_seq": batch_range[0],
+                                       "last_seq": batch_range[1], "http_status": http_status, "code": code})
+
+
+def _mark_parked(name: str, lease: Lease, claimed: Claimed, http_status: int | None, code: str) -> tuple[int, int]:
     lease.verify()
     state = lock_state(name)
     now = now_utc()
@@ -292,48 +299,41 @@ def mark_parked(name: str, lease: Lease, claimed: Claimed, http_status: int | No
         if persons & set(other.person_ids or []):
             other.status, other.blocked_by = BatchStatus.HELD, batch.id
             persons |= set(other.person_ids or [])
-    db.session.commit()
-    log.warning("batch parked", extra={"connector": name, "batch": claimed.batch_id, "first_seq": batch.first_seq,
-                                       "last_seq": batch.last_seq, "http_status": http_status, "code": code})
+    return batch.first_seq, batch.last_seq
 
 
 def record_failure(name: str, claimed: Claimed, http_status: int | None, code: str) -> None:
     """Note a failed attempt that will be retried (on the batch and as the connector's last error)."""
-    begin_write(db.session)
-    state = lock_state(name)
-    now = now_utc()
-    batch = db.session.get(SyncBatch, claimed.batch_pk)
-    if batch is not None:
-        batch.attempts += 1
-        batch.last_attempt_at, batch.http_status, batch.error_code = now, http_status, code
-    state.last_attempt_at = state.last_error_at = now
-    state.last_error_code, state.last_error_status = code, http_status
-    db.session.commit()
+    with unit(WRITE):
+        state = lock_state(name)
+        now = now_utc()
+        batch = db.session.get(SyncBatch, claimed.batch_pk)
+        if batch is not None:
+            batch.attempts += 1
+            batch.last_attempt_at, batch.http_status, batch.error_code = now, http_status, code
+        state.last_attempt_at = state.last_error_at = now
+        state.last_error_code, state.last_error_status = code, http_status
     claimed.attempts += 1
 
 
 def advance_cursor(name: str, lease: Lease, to_seq: int, events: int) -> None:
     """Move the cursor without making batches (the CSV connector, once its files are written)."""
-    begin_write(db.session)
-    lease.verify()
-    state = lock_state(name)
-    now = now_utc()
-    if to_seq > state.cursor:
-        state.cursor = to_seq
-        state.delivered_events += events
-    state.last_attempt_at = state.last_success_at = now
-    db.session.commit()
+    with unit(WRITE):
+        lease.verify()
+        state = lock_state(name)
+        now = now_utc()
+        if to_seq > state.cursor:
+            state.cursor = to_seq
+            state.delivered_events += events
+        state.last_attempt_at = state.last_success_at = now
 
 
 def record_error(name: str, code: str) -> None:
     """Note a failure that is not about one batch (a full disk, a database hiccup)."""
-    db.session.rollback()
-    begin_write(db.session)
-    state = db.session.get(SyncConnector, name)
-    if state is None:  # failed before its first pass could even start: nothing to note it on
-        db.session.rollback()
-        return
-    now = now_utc()
-    state.last_attempt_at = state.last_error_at = now
-    state.last_error_code, state.last_error_status = code[:40], None
-    db.session.commit()
+    with unit(WRITE):
+        state = db.session.get(SyncConnector, name)
+        if state is None:  # failed before its first pass could even start: nothing to note it on
+            return
+        now = now_utc()
+        state.last_attempt_at = state.last_error_at = now
+        state.last_error_code, state.last_error_status = code[:40], None

@@ -25,11 +25,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from evac.checkin.models import Stay
 from evac.extensions import db
-from evac.people import anpi
+from evac.hq import anpi
 from evac.people.models import Household, Person
 from evac.shelters.models import Shelter, ShelterStatus
+from evac.stays.models import Stay
 from sync.wire import EventLike
 
 log = logging.getLogger("sync.csv")

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from evac.common.db import begin_write, now_utc
+from evac.common.db import WRITE, DatabaseUnavailable, now_utc, unit
 from evac.extensions import db
 from evac.outbox.models import SyncLease
 
@@ -98,7 +98,10 @@ class SqliteLease:
 
     def acquire(self) -> bool:
         """Take the row if free, expired, ours, or left by a dead process on this host."""
-        begin_write(db.session)
+        with unit(WRITE):
+            return self._acquire()
+
+    def _acquire(self) -> bool:
         db.session.execute(sqlite_insert(SyncLease).values(name=self.name, epoch=0).on_conflict_do_nothing())
         current = db.session.get(SyncLease, self.name)
         assert current is not None
@@ -114,7 +117,6 @@ class SqliteLease:
                     epoch=SyncLease.epoch + (0 if current.holder == self.holder else 1))
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
         taken = result.rowcount == 1
         if taken and current.holder != self.holder:
             log.info("lease taken", extra={"lease": self.name, "previous_holder": current.holder})
@@ -133,26 +135,19 @@ class SqliteLease:
             raise LeaseLost(self.name)
 
     def heartbeat(self) -> None:
-        """Renew in a short transaction of its own."""
-        begin_write(db.session)
-        try:
+        """Renew in a short unit of its own."""
+        with unit(WRITE):
             self.verify()
-        except LeaseLost:
-            db.session.rollback()
-            raise
-        db.session.commit()
 
     def release(self) -> None:
         """Clear the row if it is still ours."""
         try:
-            begin_write(db.session)
-            db.session.execute(
-                update(SyncLease).where(SyncLease.name == self.name, SyncLease.holder == self.holder)
-                .values(holder=None, expires_at=None).execution_options(synchronize_session=False)
-            )
-            db.session.commit()
-        except DBAPIError:
-            db.session.rollback()
+            with unit(WRITE):
+                db.session.execute(
+                    update(SyncLease).where(SyncLease.name == self.name, SyncLease.holder == self.holder)
+                    .values(holder=None, expires_at=None).execution_options(synchronize_session=False)
+                )
+        except (DBAPIError, DatabaseUnavailable):
             log.warning("lease release failed", extra={"lease": self.name})
 
 

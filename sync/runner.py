@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from flask import Flask
 from sqlalchemy.exc import DBAPIError
 
-from evac.common.db import begin_write
+from evac.common.db import READ, WRITE, DatabaseUnavailable, unit
 from evac.extensions import db
 from evac.outbox.models import SyncConnector
 from sync import consumer, csvout
@@ -106,17 +106,15 @@ class SyncRunner:
                     else:
                         self._csv_pass(self._lease, stop, report)
                 except LeaseLost:
-                    db.session.rollback()
                     log.warning("lease lost; stopping this pass", extra={"connector": self.name})
                     report.error = "lease_lost"
-                except (DBAPIError, OSError) as exc:
-                    db.session.rollback()
+                except (DBAPIError, DatabaseUnavailable, OSError) as exc:
                     log.error("sync pass failed", extra={"connector": self.name, "error": type(exc).__name__})
                     report.error = type(exc).__name__
                     try:
                         consumer.record_error(self.name, type(exc).__name__)
-                    except DBAPIError:
-                        db.session.rollback()
+                    except (DBAPIError, DatabaseUnavailable):
+                        pass
                 finally:
                     db.session.remove()
         finally:
@@ -209,23 +207,22 @@ class SyncRunner:
         time.sleep(3600)
 
     def _csv_pass(self, lease: Lease, stop: threading.Event, report: PassReport) -> None:
-        first = db.session.get(SyncConnector, self.name)
-        initial = first is not None and first.last_success_at is None
-        db.session.rollback()
-        shelters: set[int] = csvout.open_shelter_ids() if initial else set()
+        with unit(READ):
+            first = db.session.get(SyncConnector, self.name)
+            initial = first is not None and first.last_success_at is None
+            shelters: set[int] = csvout.open_shelter_ids() if initial else set()
         after, events, gap_waits = None, 0, 0
         last_seq: int | None = None
         while not stop.is_set():
-            begin_write(db.session)
-            lease.verify()
-            state = consumer.lock_state(self.name)
-            found = consumer.scan(state, consumer.Caps(CSV_SCAN, 2**62), self.cfg.gap_grace,
-                                  after=after)
-            shelters |= csvout.changed_shelters(found.events)
-            if found.events:
-                last_seq = after = found.events[-1].seq
-                events += len(found.events)
-            db.session.commit()
+            with unit(WRITE):
+                lease.verify()
+                state = consumer.lock_state(self.name)
+                found = consumer.scan(state, consumer.Caps(CSV_SCAN, 2**62), self.cfg.gap_grace,
+                                      after=after)
+                shelters |= csvout.changed_shelters(found.events)
+                if found.events:
+                    last_seq = after = found.events[-1].seq
+                    events += len(found.events)
             if found.events:
                 continue
             if found.gap_pending and gap_waits < 3:
@@ -236,8 +233,9 @@ class SyncRunner:
             report.drained = not found.gap_pending
             break
         if shelters:
-            written = csvout.write_snapshots(shelters, self.cfg.sync_dir, self.cfg.csv_encoding, self.cfg.town_code)
-            db.session.rollback()
+            with unit(READ):
+                written = csvout.write_snapshots(shelters, self.cfg.sync_dir, self.cfg.csv_encoding,
+                                                 self.cfg.town_code)
             report.files = len(written)
         report.claimed = report.delivered = events
         if last_seq is not None or initial:

@@ -23,6 +23,9 @@ from flask import Flask, has_app_context
 from flask.testing import FlaskClient, FlaskCliRunner
 
 from evac import create_app
+from evac.audit import service as audit_service
+from evac.audit.journal import existing_journal
+from evac.common.db import allow_outside_units
 from evac.extensions import db as _db
 
 PG_URL = os.environ.get("EVAC_TEST_DATABASE_URL", "")
@@ -131,6 +134,10 @@ def _config(url: str, instance: Path) -> dict[str, Any]:
         "WTF_CSRF_ENABLED": True,
         # Every test logs in from 127.0.0.1; the limit itself has a test of its own.
         "RATELIMIT_ENABLED": False,
+        # Any database use outside a unit of work fails the test that does it.
+        "EVAC_STRICT_UNITS": True,
+        "EVAC_AUDIT_JOURNAL_DIR": str(instance / "audit-journal"),
+        "EVAC_AUDIT_FLUSH_INTERVAL": 0.2,
     }
 
 
@@ -144,10 +151,13 @@ def app(_schema: dict[str, Any], tmp_path: Path) -> Iterator[Flask]:
     else:
         url = _schema["url"]
     app = create_app(_config(url, tmp_path))
-    with app.app_context():
+    with app.app_context(), allow_outside_units():
         if "url" in _schema:
             _truncate_all()
         yield app
+        journal = existing_journal(app)
+        if journal is not None:
+            journal.stop()
         _db.session.remove()
         _db.engine.dispose()
 
@@ -174,9 +184,11 @@ class IsolatedClient(FlaskClient):
     def open(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
         response = contextvars.Context().run(super().open, *args, **kwargs)
         # End the test's own read transaction so that what it reads next includes the request's
-        # writes (an SQLite snapshot or a PostgreSQL repeatable read would otherwise hide them).
+        # writes (an SQLite snapshot or a PostgreSQL repeatable read would otherwise hide them),
+        # and store the request's journaled audit entries, so a test can count them at once.
         if has_app_context():
             _db.session.rollback()
+            audit_service.flush()
         return response
 
 

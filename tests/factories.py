@@ -9,8 +9,9 @@ from typing import Any
 from evac.accounts import service as accounts
 from evac.accounts.models import Role, StaffAccount
 from evac.common.textnorm import kana_key, name_key
+from evac.common.vocab import Sex
 from evac.extensions import db
-from evac.people.models import Household, Person, PersonSource, Sex
+from evac.people.models import Household, Person, PersonSource
 from evac.shelters.models import Shelter, ShelterKind, ShelterStatus
 
 _seq = itertools.count(1)

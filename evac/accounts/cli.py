@@ -6,8 +6,6 @@ import click
 
 from evac.accounts import service
 from evac.accounts.models import Role
-from evac.cli import fail
-from evac.common.errors import DomainError
 
 
 @click.group()
@@ -23,12 +21,9 @@ def users() -> None:
 @click.option("--display-name", default="")
 def create(name: str, role: str, shelters: tuple[int, ...], password: str, display_name: str) -> None:
     """Create an account; staff are scoped to the given shelters."""
-    try:
-        account = service.create_account(
-            name, role=Role(role), password=password, shelter_ids=shelters, display_name=display_name
-        )
-    except DomainError as exc:
-        fail(exc.message)
+    account = service.create_account(
+        name, role=Role(role), password=password, shelter_ids=shelters, display_name=display_name
+    )
     click.echo(f"created {account.username} ({account.role.value})")
 
 
@@ -37,7 +32,4 @@ def create(name: str, role: str, shelters: tuple[int, ...], password: str, displ
 @click.option("--label", default="cli")
 def token(name: str, label: str) -> None:
     """Print a new API token for the account, and nothing else."""
-    try:
-        click.echo(service.issue_token(name, label=label))
-    except DomainError as exc:
-        fail(exc.message)
+    click.echo(service.issue_token(name, label=label))

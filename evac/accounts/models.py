@@ -1,17 +1,15 @@
-"""Staff account and API token models."""
+"""Staff account and API token models, and the credentials epoch that makes cached logins safe."""
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
 
-from flask_login import UserMixin
-from sqlalchemy import Boolean, Column, ForeignKey, String, Table
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table
+from sqlalchemy.orm import Mapped, mapped_column
 
 from evac.common.db import BigId, UTCDateTime, now_utc, str_enum
 from evac.extensions import db
-from evac.shelters.models import Shelter
 
 
 class Role(enum.StrEnum):
@@ -30,8 +28,12 @@ staff_shelter = Table(
 )
 
 
-class StaffAccount(UserMixin, db.Model):  # type: ignore[name-defined]
-    """A person who works with evac: desk staff, HQ officer or administrator."""
+class StaffAccount(db.Model):  # type: ignore[name-defined]
+    """A person who works with evac: desk staff, HQ officer or administrator.
+
+    `auth_version` is part of every session cookie: raising it (password change, disabling the
+    account) ends every session of the account at once.
+    """
 
     __tablename__ = "staff_account"
 
@@ -41,20 +43,9 @@ class StaffAccount(UserMixin, db.Model):  # type: ignore[name-defined]
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(str_enum(Role, "role"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    auth_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-
-    shelters: Mapped[list[Shelter]] = relationship(secondary=staff_shelter, order_by="Shelter.id")
-
-    @property
-    def is_active(self) -> bool:  # Flask-Login reads this to refuse disabled accounts
-        return self.active
-
-    def can_access_shelter(self, shelter_id: int) -> bool:
-        """Admin and HQ reach every shelter; staff only those they are assigned to."""
-        if self.role in (Role.ADMIN, Role.HQ):
-            return True
-        return any(s.id == shelter_id for s in self.shelters)
 
 
 class ApiToken(db.Model):  # type: ignore[name-defined]
@@ -70,4 +61,15 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    account: Mapped[StaffAccount] = relationship()
+
+class AuthState(db.Model):  # type: ignore[name-defined]
+    """One row: a counter raised by every change to any account or token.
+
+    Processes cache who a token or session is; one read of this counter per request tells them
+    whether anything changed since, so a revocation takes effect on the very next request.
+    """
+
+    __tablename__ = "auth_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -14,8 +14,6 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from evac.cards import service
-from evac.cli import fail
-from evac.common.errors import DomainError
 
 if TYPE_CHECKING:
     from printables.cards import RenderReport
@@ -30,10 +28,7 @@ def cards() -> None:
 @click.argument("person_id", type=int)
 def token(person_id: int) -> None:
     """Issue a new card for the person (revoking the old one) and print its QR payload, nothing else."""
-    try:
-        _card, payload = service.issue_card(person_id)
-    except DomainError as exc:
-        fail(exc.message)
+    _card, payload = service.issue_card(person_id)
     click.echo(payload)
 
 
@@ -77,17 +72,14 @@ def print_cards(out: Path, everyone: bool, districts: tuple[str, ...], household
 
     selection = service.CardSelection(everyone=everyone, districts=districts, households=households,
                                       person_ids=person_ids)
-    try:
-        service.check_selection(selection)
-        total = service.count_for_printing(selection)
-    except DomainError as exc:
-        fail(exc.message)
+    service.check_selection(selection)
+    total = service.count_for_printing(selection)
     tally = service.PrintTally()
     options = CardOptions(town_name=current_app.config.get("EVAC_TOWN_NAME", "精華町"),
                           title=_("避難所受付カード"))
     out = out.resolve()
     if not out.parent.is_dir():
-        fail(_("出力先のフォルダがありません: %(path)s", path=str(out.parent)))
+        raise click.ClickException(_("出力先のフォルダがありません: %(path)s", path=str(out.parent)))
     # Written beside the target and renamed at the end: a broken-off run leaves no half PDF.
     fd, temp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
     try:
@@ -99,7 +91,7 @@ def print_cards(out: Path, everyone: bool, districts: tuple[str, ...], household
         os.replace(temp_name, out)
     except FontNotFound as exc:
         Path(temp_name).unlink(missing_ok=True)
-        fail(_("日本語フォントが見つかりません: %(error)s", error=str(exc)))
+        raise click.ClickException(_("日本語フォントが見つかりません: %(error)s", error=str(exc))) from None
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         if tally.issued:

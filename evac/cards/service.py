@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -20,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 from evac.audit import service as audit
 from evac.cards import tokens
 from evac.cards.models import Card, ICCard
-from evac.common.db import begin_write, now_utc
+from evac.common.db import WRITE, current_unit, now_utc, read_only, unit, writing
 from evac.common.errors import Conflict, DomainError, NotFound, ValidationFailed
+from evac.common.vocab import TOKYO
 from evac.extensions import db
 from evac.people.models import Household, Person
 
@@ -69,20 +69,19 @@ def card_key() -> bytes:
     return str(current_app.config["CARD_KEY"]).encode("utf-8")
 
 
-def issue_card(person_id: int, *, commit: bool = True) -> tuple[Card, str]:
+@writing
+def issue_card(person_id: int) -> tuple[Card, str]:
     """Issue a new card for the person, revoking any earlier one; returns the card and its payload."""
-    person = db.session.get(Person, person_id)
-    if person is None:
+    if db.session.scalar(select(Person.id).where(Person.id == person_id)) is None:
         raise NotFound(_("該当する人が見つかりません"), person_id=person_id)
     db.session.execute(
         update(Card).where(Card.person_id == person_id, Card.revoked_at.is_(None)).values(revoked_at=now_utc())
     )
     serial = _new_serial()
-    card = Card(person_id=person_id, serial=serial)
+    card = Card(person_id=person_id, serial=serial, issued_at=now_utc())
     db.session.add(card)
+    db.session.flush()
     audit.record("card.issue", subject_type="person", subject_id=person_id, detail={"serial": serial})
-    if commit:
-        db.session.commit()
     return card, tokens.encode(card_key(), person_id, serial)
 
 
@@ -105,46 +104,58 @@ def fallback_for(card: Card) -> str:
 
 
 def _refuse(error: DomainError, *, shelter_id: int | None, detail: dict[str, object]) -> DomainError:
-    # The refusal is audited in its own transaction: the request's own work rolls back.
-    audit.record_now("card.refused", outcome="refused", subject_type="card", shelter_id=shelter_id,
-                     detail={"code": error.code, **detail})
+    # Audited whatever becomes of the unit: the request's own work rolls back.
+    audit.refused("card.refused", subject_type="card", shelter_id=shelter_id,
+                  detail={"code": error.code, **detail})
     return error
 
 
-def resolve(payload: str, *, shelter_id: int | None = None) -> Person:
-    """The person a scanned QR payload or typed fallback code names; refusals are audited."""
+@dataclass(frozen=True)
+class CardHolder:
+    """Who a scanned card names: the person's id and household."""
+
+    person_id: int
+    household_id: int | None
+
+
+def resolve(payload: str, *, shelter_id: int | None = None) -> CardHolder:
+    """The person a scanned QR payload or typed fallback code names; refusals are audited.
+
+    Joins the caller's unit: the signature is checked first (no database), then one lookup.
+    """
     key = card_key()
     # Nothing derived from a refused payload is kept but its length: it might be anything typed.
     shape = {"length": len(payload)}
+    card_table = Card.__table__
+    lookup = (select(card_table.c.person_id, card_table.c.serial, card_table.c.revoked_at, Person.household_id)
+              .join(Person, Person.id == card_table.c.person_id))
     try:
         if tokens.looks_like_fallback(payload):
             serial = tokens.decode_fallback(key, payload)
-            card = db.session.scalar(select(Card).where(Card.serial == serial))
+            row = db.session.execute(lookup.where(card_table.c.serial == serial)).first()
         else:
             ref = tokens.decode(key, payload)
-            card = db.session.scalar(select(Card).where(Card.serial == ref.serial))
-            if card is not None and card.person_id != ref.person_id:
-                card = None
+            row = db.session.execute(lookup.where(card_table.c.serial == ref.serial)).first()
+            if row is not None and row.person_id != ref.person_id:
+                row = None
     except tokens.TokenMalformed:
         raise _refuse(CardMalformed(_("カードのコードを読み取れません。もう一度読み取るか、手入力してください")),
                       shelter_id=shelter_id, detail=shape) from None
     except tokens.TokenSignatureInvalid as exc:
-        genuine = db.session.scalar(select(Card.id).where(Card.serial == exc.serial)) is not None
+        genuine = db.session.scalar(select(card_table.c.id).where(card_table.c.serial == exc.serial)) is not None
         error: DomainError = (
             CardAltered(_("このカードは改変されています。本人確認のうえ、カードを再発行してください"))
             if genuine else CardForged(_("このカードは無効です（偽造の可能性）。本人確認をしてください"))
         )
         raise _refuse(error, shelter_id=shelter_id,
                       detail={**shape, "serial": exc.serial if genuine else None}) from None
-    if card is None:
+    if row is None:
         raise _refuse(CardUnknown(_("このカードは登録されていません。避難者カードで受付してください")),
                       shelter_id=shelter_id, detail=shape)
-    if card.revoked_at is not None:
+    if row.revoked_at is not None:
         raise _refuse(CardRevoked(_("このカードは再発行により無効になっています。新しいカードか本人確認で受付してください")),
-                      shelter_id=shelter_id, detail={"serial": card.serial, "person_id": card.person_id})
-    person = db.session.get(Person, card.person_id)
-    assert person is not None  # the foreign key guarantees it
-    return person
+                      shelter_id=shelter_id, detail={"serial": row.serial, "person_id": row.person_id})
+    return CardHolder(row.person_id, row.household_id)
 
 
 def ic_uid_hash(uid: str) -> str:
@@ -155,32 +166,30 @@ def ic_uid_hash(uid: str) -> str:
     return hmac.new(card_key(), b"evac-ic-v1|" + text.encode("ascii"), hashlib.sha256).hexdigest()
 
 
-def person_for_ic(uid: str) -> Person | None:
-    """The person an IC card is linked to, or None at its first use."""
-    link = db.session.scalar(
-        select(ICCard).where(ICCard.uid_hash == ic_uid_hash(uid), ICCard.revoked_at.is_(None))
-    )
-    return None if link is None else db.session.get(Person, link.person_id)
+def person_for_ic(uid: str) -> CardHolder | None:
+    """The person an IC card is linked to, or None at its first use (joins the caller's unit)."""
+    row = db.session.execute(
+        select(ICCard.person_id, Person.household_id).join(Person, Person.id == ICCard.person_id)
+        .where(ICCard.uid_hash == ic_uid_hash(uid), ICCard.revoked_at.is_(None))).first()
+    return None if row is None else CardHolder(row.person_id, row.household_id)
 
 
-def link_ic(uid: str, person_id: int, *, staff_id: int | None) -> ICCard:
-    """Link an IC card to a person (first use at the desk). Joins the caller's transaction."""
+def link_ic(uid: str, person_id: int, *, staff_id: int | None) -> None:
+    """Link an IC card to a person (first use at the desk). Joins the caller's writing unit."""
     uid_hash = ic_uid_hash(uid)
     existing = db.session.scalar(select(ICCard).where(ICCard.uid_hash == uid_hash))
     if existing is not None and existing.revoked_at is None and existing.person_id != person_id:
         raise Conflict(_("このICカードは別の人に登録されています"), fields={"ic_uid": "linked to another person"})
     if existing is not None:
         existing.person_id, existing.revoked_at, existing.linked_by_id = person_id, None, staff_id
-        return existing
-    link = ICCard(person_id=person_id, uid_hash=uid_hash, linked_by_id=staff_id)
-    db.session.add(link)
+    else:
+        db.session.add(ICCard(person_id=person_id, uid_hash=uid_hash, linked_by_id=staff_id, linked_at=now_utc()))
+    db.session.flush()
     audit.record("ic.link", subject_type="person", subject_id=person_id)
-    return link
 
 
 # --- Printing cards ------------------------------------------------------------------------------
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 PRINT_PAGE = 1000  # persons read, issued and committed together
 _ISSUE_RETRIES = 3
 
@@ -223,6 +232,7 @@ def _selection_filter(selection: CardSelection) -> Any:
     return or_(*parts)
 
 
+@read_only
 def check_selection(selection: CardSelection) -> None:
     """Refuse a selection that names nobody, or names districts, households or persons that do not exist."""
     if selection.empty:
@@ -252,20 +262,19 @@ def _print_order() -> tuple[Any, ...]:
     """
     district: Any = func.coalesce(Household.district, "")
     number: Any = func.coalesce(Household.number, "")
-    if db.session.get_bind().dialect.name == "postgresql":
+    if current_unit().postgres:
         district, number = district.collate("C"), number.collate("C")
     return case((Person.household_id.is_(None), 1), else_=0), district, number, Person.id
 
 
+@read_only
 def count_for_printing(selection: CardSelection) -> int:
     """How many cards `selection` prints (for a progress bar)."""
     stmt = select(func.count()).select_from(Person).outerjoin(Household, Household.id == Person.household_id)
     condition = _selection_filter(selection)
     if condition is not None:
         stmt = stmt.where(condition)
-    total = db.session.scalar(stmt) or 0
-    db.session.rollback()
-    return total
+    return int(db.session.scalar(stmt) or 0)
 
 
 def _fresh_serials(count: int) -> list[int]:
@@ -297,12 +306,8 @@ def _print_page(selection: CardSelection, after: tuple[Any, ...] | None, reissue
         stmt = stmt.where(condition)
     if after is not None:
         stmt = stmt.where(tuple_(*order) > tuple_(*after))
-    # A write transaction from the start: on SQLite a read that later writes could fail to
-    # upgrade its lock under concurrent desks; this queues on the busy timeout instead.
-    begin_write(db.session)
     rows = db.session.execute(stmt).all()
     if not rows:
-        db.session.rollback()
         return [], None
     needing = [row.id for row in rows if reissue or row.serial is None]
     issued: dict[int, tuple[int, datetime]] = {}
@@ -319,9 +324,8 @@ def _print_page(selection: CardSelection, after: tuple[Any, ...] | None, reissue
         issued = {pid: (serial, now) for pid, serial in zip(needing, serials, strict=True)}
         audit.record("card.issue", subject_type="person",
                      detail={"person_ids": needing, "serials": serials, "revoked": revoked, "bulk": True})
-    audit.record("person.read", subject_type="card_print",
-                 detail={"person_ids": [row.id for row in rows], "purpose": "card.print"})
-    db.session.commit()
+    audit.read("person.read", subject_type="card_print",
+               detail={"person_ids": [row.id for row in rows], "purpose": "card.print"})
     tally.issued += len(issued)
     tally.revoked += revoked
     tally.reused += len(rows) - len(issued)
@@ -361,12 +365,13 @@ def cards_for_printing(selection: CardSelection, *, reissue: bool = False, tally
     while True:
         for attempt in range(_ISSUE_RETRIES):
             try:
-                cards, last = _print_page(selection, after, reissue, key, tally, page_size)
+                # One writing unit per page: each page's cards are committed before they are yielded.
+                with unit(WRITE):
+                    cards, last = _print_page(selection, after, reissue, key, tally, page_size)
                 break
             except IntegrityError:
                 # A desk issued a card for one of these persons at the same moment, or a
                 # serial was taken meanwhile: read the page again and redo it.
-                db.session.rollback()
                 if attempt == _ISSUE_RETRIES - 1:
                     raise
         if not cards:
@@ -374,4 +379,3 @@ def cards_for_printing(selection: CardSelection, *, reissue: bool = False, tally
         tally.printed += len(cards)
         yield from cards
         after = last
-

@@ -7,8 +7,6 @@ from pathlib import Path
 import click
 
 from evac.checkin import printouts
-from evac.cli import fail
-from evac.common.errors import DomainError
 
 _OUT = click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 
@@ -29,10 +27,7 @@ def _write(out: Path, data: bytes) -> None:
 @_OUT
 def poster(shelter_id: int, public_url: str, out: Path) -> None:
     """The shelter's A4 poster."""
-    try:
-        _write(out, printouts.poster_pdf(shelter_id, public_url))
-    except DomainError as exc:
-        fail(exc.message)
+    _write(out, printouts.poster_pdf(shelter_id, public_url))
 
 
 @print_group.command("evacuee-cards")
@@ -41,10 +36,7 @@ def poster(shelter_id: int, public_url: str, out: Path) -> None:
 @_OUT
 def evacuee_cards(shelter_id: int | None, copies: int, out: Path) -> None:
     """Blank 避難者カード for when the tablets are down."""
-    try:
-        _write(out, printouts.evacuee_cards_pdf(shelter_id, copies))
-    except DomainError as exc:
-        fail(exc.message)
+    _write(out, printouts.evacuee_cards_pdf(shelter_id, copies))
 
 
 @print_group.command("roster")
@@ -52,7 +44,4 @@ def evacuee_cards(shelter_id: int | None, copies: int, out: Path) -> None:
 @_OUT
 def roster(shelter_id: int, out: Path) -> None:
     """The shelter's current roster (personal data: audited)."""
-    try:
-        _write(out, printouts.roster_pdf(None, shelter_id))
-    except DomainError as exc:
-        fail(exc.message)
+    _write(out, printouts.roster_pdf(None, shelter_id))

@@ -3,21 +3,19 @@ the shelter's poster and blank evacuee cards. evac gathers the data; `printables
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import current_app, request, url_for
 from sqlalchemy import select
 
 from evac.accounts.auth import ensure_shelter_access
-from evac.accounts.models import StaffAccount
+from evac.accounts.service import Principal
 from evac.audit import service as audit
 from evac.cards.service import CardSelection, cards_for_printing
-from evac.checkin.models import Stay, StayStatus
-from evac.common.db import now_utc
+from evac.common.db import now_utc, read_only
+from evac.common.vocab import SEX_SHORT, STATUS_SHORT, age, need_keys, tokyo_today
 from evac.extensions import db
-from evac.people.models import Household, Person, Sex
-from evac.people.service import need_keys
+from evac.people.models import Household, Person
 from evac.shelters import service as shelters
+from evac.stays.models import Stay
 from printables import (
     CardOptions,
     EvacueeCardForm,
@@ -30,26 +28,24 @@ from printables import (
     render_roster,
 )
 
-_STATUS = {StayStatus.PRESENT: "在所", StayStatus.OUTING: "外出", StayStatus.AT_HOME: "在宅",
-           StayStatus.IN_CAR: "車中泊"}
-_SEX = {Sex.MALE: "男", Sex.FEMALE: "女", Sex.OTHER: "—"}
-
 
 def _town() -> str:
     return str(current_app.config.get("EVAC_TOWN_NAME", ""))
 
 
-def _age(born: date | None, today: date) -> int | None:
-    if born is None:
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
-def roster_pdf(account: StaffAccount | None, shelter_id: int) -> bytes:
+def roster_pdf(account: Principal | None, shelter_id: int) -> bytes:
     """Every open stay of the shelter on A4 landscape pages; audited as a read of those persons.
 
     `account` None is the server's operator on the command line (audited without an account).
+    The rows are read in one read-only unit; the PDF is drawn after it.
     """
+    header, printed = _roster(account, shelter_id)
+    pdf, _report = render_roster(printed, header)
+    return pdf
+
+
+@read_only
+def _roster(account: Principal | None, shelter_id: int) -> tuple[RosterHeader, list[RosterRow]]:
     if account is not None:
         ensure_shelter_access(account, shelter_id)
     shelter = shelters.get_shelter(shelter_id)
@@ -60,12 +56,13 @@ def roster_pdf(account: StaffAccount | None, shelter_id: int) -> bytes:
         .where(Stay.shelter_id == shelter_id, Stay.checked_out_at.is_(None))
         .order_by(Person.kana_key, Person.id)
     ).all()
-    today = now_utc().date()
+    today = tokyo_today()
     printed = [
         RosterRow(
             ref=str(person.id), name=f"{person.family_name} {person.given_name}".strip(),
-            kana=f"{person.family_name_kana} {person.given_name_kana}".strip(), sex=_SEX[person.sex],
-            age=_age(person.birth_date, today), household_number=number or "", status=_STATUS.get(stay.status, ""),
+            kana=f"{person.family_name_kana} {person.given_name_kana}".strip(), sex=SEX_SHORT[person.sex],
+            age=age(person.birth_date, today), household_number=number or "",
+            status=STATUS_SHORT.get(stay.status, ""),
             checked_in_at=stay.checked_in_at, needs=frozenset(need_keys(person.needs)),
             note="・".join(x for x in (person.allergy or "", f"ペット{person.pets}" if person.pets else "") if x),
         )
@@ -76,29 +73,46 @@ def roster_pdf(account: StaffAccount | None, shelter_id: int) -> bytes:
         counts[row.status] = counts.get(row.status, 0) + 1
     header = RosterHeader(shelter_name=shelter.name, printed_at=now_utc(), town_name=_town(),
                           summary="・".join(f"{k} {v} 名" for k, v in counts.items()))
-    audit.record("person.read", subject_type="roster", subject_id=shelter_id, shelter_id=shelter_id,
-                 detail={"person_ids": [int(r.ref) for r in printed], "purpose": "roster.print"})
-    db.session.commit()
-    pdf, _report = render_roster(printed, header)
-    return pdf
+    audit.read("person.read", subject_type="roster", subject_id=shelter_id, shelter_id=shelter_id,
+               detail={"person_ids": [int(r.ref) for r in printed], "purpose": "roster.print"})
+    return header, printed
 
 
-def card_pdf(person_id: int) -> bytes:
-    """One person's QR card (their active card, or a new one) on a card sheet."""
+@read_only
+def _may_print_card(account: Principal, shelter_id: int, person_id: int) -> None:
+    from evac.people import service as people
+
+    ensure_shelter_access(account, shelter_id)
+    people.person_in_scope(account, person_id)
+
+
+def card_pdf(person_id: int, *, account: Principal | None = None, shelter_id: int | None = None) -> bytes:
+    """One person's QR card (their active card, or a new one) on a card sheet.
+
+    From a desk (`account` and `shelter_id` given) only for a person within the account's scope.
+    """
+    if account is not None and shelter_id is not None:
+        _may_print_card(account, shelter_id, person_id)
     cards = list(cards_for_printing(CardSelection(person_ids=(person_id,))))
     pdf, _issues = render_cards(cards, CardOptions(town_name=_town()))
     return pdf
 
 
+@read_only
+def _shelter(shelter_id: int) -> tuple[str, str, str]:
+    shelter = shelters.get_shelter(shelter_id)
+    return shelter.name, shelter.name_kana or "", shelter.address or ""
+
+
 def poster_pdf(shelter_id: int, public_url: str | None = None) -> bytes:
     """The shelter's A4 poster, with a QR code of the public crowding page."""
-    shelter = shelters.get_shelter(shelter_id)
+    name, kana, address = _shelter(shelter_id)
     public_url = public_url or request.host_url.rstrip("/") + url_for("web.index")
-    return render_poster(ShelterPoster(shelter_name=shelter.name, crowding_url=public_url, town_name=_town(),
-                                       shelter_kana=shelter.name_kana or "", address=shelter.address or ""))
+    return render_poster(ShelterPoster(shelter_name=name, crowding_url=public_url, town_name=_town(),
+                                       shelter_kana=kana, address=address))
 
 
 def evacuee_cards_pdf(shelter_id: int | None, copies: int) -> bytes:
     """Blank 避難者カード for filling in by hand when the tablets are down."""
-    name = shelters.get_shelter(shelter_id).name if shelter_id else ""
+    name = _shelter(shelter_id)[0] if shelter_id else ""
     return render_evacuee_cards(EvacueeCardForm(town_name=_town(), shelter_name=name), copies=copies)

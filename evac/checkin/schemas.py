@@ -7,8 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from evac.checkin.models import StayStatus
-from evac.people.service import NEED_KEYS
+from evac.common.vocab import NEED_KEYS, StayStatus
 
 _SEX = ["male", "female", "other"]
 
@@ -73,6 +72,8 @@ class CheckinIn(Schema):
                                  metadata={"description": "register the paper card even though similar persons exist"})
     whereabouts = fields.String(load_default="present",
                                 validate=validate.OneOf(["present", "at_home", "in_car"]))
+    include_household = fields.Boolean(load_default=False, metadata={
+        "description": "answer with the household and everyone's whereabouts (the desk has it from the lookup)"})
 
     @validates_schema
     def _exactly_one(self, data: dict[str, Any], **_kwargs: Any) -> None:
@@ -120,26 +121,138 @@ class LookupIn(Schema):
 class StayOut(Schema):
     """A stay as the API answers it."""
 
-    id = fields.Integer()
-    person_id = fields.Integer()
-    shelter_id = fields.Integer()
+    id = fields.Integer(required=True)
+    person_id = fields.Integer(required=True)
+    shelter_id = fields.Integer(required=True)
     household_id = fields.Integer(allow_none=True)
-    status = fields.String()
-    method = fields.String()
-    checked_in_at = fields.String()
-    checked_out_at = fields.String(allow_none=True)
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in StayStatus]))
+    method = fields.String(required=True)
+    checked_in_at = fields.String(required=True, metadata={"format": "date-time"})
+    checked_out_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     transferred_to_id = fields.Integer(allow_none=True)
 
 
-class DeskAnswerOut(Schema):
-    """The answer to a check-in or check-out: stays, the shelter's new occupancy, the household."""
+class ShelterCountsOut(Schema):
+    """The shelter an answer is about, with its occupancy after the change."""
 
-    stays = fields.List(fields.Nested(StayOut))
-    shelter = fields.Dict()
-    to_shelter = fields.Dict()
-    person = fields.Dict()
-    household = fields.Dict()
-    warnings = fields.List(fields.String())
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True)
+    capacity = fields.Integer(allow_none=True)
+    municipality_code = fields.String(allow_none=True)
+    occupancy = fields.Integer(required=True)
+    households = fields.Integer(required=True)
+
+
+class PersonSlimOut(Schema):
+    """Who a check-in or check-out was about."""
+
+    id = fields.Integer(required=True)
+    family_name = fields.String(required=True)
+    given_name = fields.String(allow_none=True)
+    family_name_kana = fields.String(allow_none=True)
+    given_name_kana = fields.String(allow_none=True)
+    household_id = fields.Integer(allow_none=True)
+
+
+class PersonSummaryOut(Schema):
+    """A person as staff see them at the desk."""
+
+    id = fields.Integer(required=True)
+    family_name = fields.String(required=True)
+    given_name = fields.String(allow_none=True)
+    family_name_kana = fields.String(allow_none=True)
+    given_name_kana = fields.String(allow_none=True)
+    birth_date = fields.String(allow_none=True, metadata={"format": "date"})
+    sex = fields.String(required=True, validate=validate.OneOf(["male", "female", "other"]))
+    address = fields.String(allow_none=True)
+    household_id = fields.Integer(allow_none=True)
+    household_number = fields.String(allow_none=True)
+    district = fields.String(allow_none=True)
+    needs = fields.List(fields.String(), required=True)
+    allergy = fields.String(allow_none=True)
+    pets = fields.Integer(required=True)
+    language = fields.String(allow_none=True)
+
+
+class MemberWhereaboutsOut(Schema):
+    """Where a household member is staying."""
+
+    stay_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    shelter_id = fields.Integer(required=True)
+    shelter_name = fields.String(required=True)
+
+
+class MemberOut(PersonSummaryOut):
+    """A household member and their whereabouts (null: not checked in anywhere)."""
+
+    whereabouts = fields.Nested(MemberWhereaboutsOut, allow_none=True, required=True)
+
+
+class HouseholdOut(Schema):
+    """A household with every member's whereabouts."""
+
+    id = fields.Integer(allow_none=True)
+    number = fields.String(allow_none=True)
+    members = fields.List(fields.Nested(MemberOut), required=True)
+
+
+class DeskAnswerOut(Schema):
+    """The answer to a check-in or check-out: the stays, the shelter's new occupancy, who it was."""
+
+    stays = fields.List(fields.Nested(StayOut), required=True)
+    shelter = fields.Nested(ShelterCountsOut, required=True)
+    to_shelter = fields.Nested(ShelterCountsOut)
+    person = fields.Nested(PersonSlimOut, required=True)
+    household = fields.Nested(HouseholdOut)
+    warnings = fields.List(fields.String(), required=True)
+
+
+class LookupOut(Schema):
+    """Who a scan names: the person and household, or the candidates to choose from."""
+
+    person = fields.Nested(PersonSummaryOut, allow_none=True, required=True)
+    household = fields.Nested(HouseholdOut, allow_none=True, required=True)
+    candidates = fields.List(fields.Nested(PersonSummaryOut), required=True)
+
+
+class RosterItemOut(Schema):
+    """One open stay of the roster and who it is."""
+
+    stay = fields.Nested(StayOut, required=True)
+    person = fields.Nested(PersonSummaryOut, required=True)
+
+
+class RosterOut(Schema):
+    """GET /api/v1/shelters/{id}/roster."""
+
+    shelter = fields.Nested(ShelterCountsOut, required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    items = fields.List(fields.Nested(RosterItemOut), required=True)
+    total = fields.Integer(required=True)
+    next = fields.Integer(allow_none=True, required=True)
+
+
+class SearchWhereaboutsOut(Schema):
+    """Where a person found by a search is staying."""
+
+    shelter_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+
+
+class FoundPersonOut(PersonSummaryOut):
+    """A person found by a search."""
+
+    whereabouts = fields.Nested(SearchWhereaboutsOut, allow_none=True, required=True)
+
+
+class PersonSearchOut(Schema):
+    """GET /api/v1/persons."""
+
+    items = fields.List(fields.Nested(FoundPersonOut), required=True)
+    total = fields.Integer(required=True)
 
 
 class RosterArgs(Schema):

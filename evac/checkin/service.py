@@ -1,35 +1,43 @@
 """Check-in, check-out, outing, return and transfer: idempotent, audited, safe under concurrency.
 
-Every function here owns its transaction and writes, in it, the stays, the outbox events that
-describe them and the audit events. The desk pages and the JSON API both call these.
+`checkin` and `checkout` are writing units: in one transaction they claim the request's client
+id, change the stays (and, with them, the counters), record the outbox events that describe the
+change and the audit events, and store the answer for replays. `lookup` and `roster` are
+read-only units. The desk pages and the JSON API both call these.
+
+The path is kept short because every check-in of a busy shelter waits for the one before it on
+SQLite: Core statements on plain rows, events and audit rows inserted together at the end, the
+counters last, and no household rebuilt for the answer unless the caller asks for it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select, update
 
 from evac.accounts.auth import ensure_shelter_access
-from evac.accounts.models import StaffAccount
+from evac.accounts.service import Principal
 from evac.audit import service as audit
 from evac.cards import service as cards
-from evac.checkin.models import CheckinMethod, ClientRequest, Stay, StayStatus
-from evac.common.db import begin_write, now_utc
+from evac.checkin.models import ClientRequest
+from evac.common.db import current_unit, now_utc, read_only, writing
 from evac.common.errors import DomainError, NotFound, ValidationFailed
+from evac.common.textnorm import is_kana, kana_key, name_key
+from evac.common.vocab import CheckinMethod, StayStatus, needs_mask
 from evac.extensions import db
-from evac.hq import tallies
 from evac.outbox import service as outbox
 from evac.people import service as people
 from evac.people.models import Person, PersonSource
 from evac.shelters import service as shelters
 from evac.shelters.models import Shelter, ShelterStatus
+from evac.stays import service as stays
+from evac.stays.models import Stay
+from evac.stays.service import Arrival, Occupancy, StayRow
 
 
 class ShelterClosed(DomainError):
@@ -82,6 +90,10 @@ _EVENT_FOR_STATUS = {
     StayStatus.AT_HOME: "checkout",
     StayStatus.IN_CAR: "checkout",
 }
+_REQUESTS = ClientRequest.__table__
+
+
+# --- idempotency ---------------------------------------------------------------------------------
 
 
 def _request_hash(kind: str, body: dict[str, Any]) -> str:
@@ -89,91 +101,42 @@ def _request_hash(kind: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _replay(row: ClientRequest, request_hash: str, account_id: int) -> Outcome:
-    # Another account's client id is not theirs to replay: the stored answer holds personal data.
-    if row.request_hash != request_hash or row.account_id != account_id:
-        raise ClientIdReused(_("この client_id は別の内容の受付で使われています"), fields={"client_id": "reused"})
-    assert row.response is not None
-    return Outcome(200, row.response)
+def _claim(kind: str, account: Principal, body: dict[str, Any]) -> tuple[int | None, Outcome | None]:
+    """Claim the request's client id: (its row id, None) the first time, (None, first answer) on a repeat.
 
-
-def _idempotent(kind: str, account: StaffAccount, body: dict[str, Any],
-                work: Callable[[], Outcome]) -> Outcome:
-    """Run `work` once per client id; a repeat (even a concurrent one) gets the first answer."""
+    One insert that does nothing on a conflict: a concurrent request with the same id waits for
+    the first transaction on the unique index, then reads the answer it stored.
+    """
     client_id = str(body["client_id"])
     request_hash = _request_hash(kind, body)
-    account_id = account.id
-    begin_write(db.session)
-    existing = db.session.scalar(select(ClientRequest).where(ClientRequest.client_id == client_id))
-    if existing is not None:
-        outcome = _replay(existing, request_hash, account_id)
-        db.session.rollback()
-        return outcome
-    row = ClientRequest(client_id=client_id, kind=kind, request_hash=request_hash, account_id=account_id)
-    db.session.add(row)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        # A concurrent request with this client id committed first: answer as it did.
-        db.session.rollback()
-        existing = db.session.scalar(select(ClientRequest).where(ClientRequest.client_id == client_id))
-        if existing is None:
-            raise
-        return _replay(existing, request_hash, account_id)
-    outcome = work()
-    row.status_code, row.response = outcome.status_code, outcome.body
-    db.session.commit()
+    stmt = (current_unit().insert(_REQUESTS)
+            .values(client_id=client_id, kind=kind, request_hash=request_hash, account_id=account.id,
+                    created_at=now_utc())
+            .on_conflict_do_nothing(index_elements=["client_id"]).returning(_REQUESTS.c.id))
+    row_id = db.session.execute(stmt).scalar()
+    if row_id is not None:
+        return int(row_id), None
+    stored = db.session.execute(select(_REQUESTS.c.request_hash, _REQUESTS.c.account_id, _REQUESTS.c.response)
+                                .where(_REQUESTS.c.client_id == client_id)).one()
+    # Another account's client id is not theirs to replay: the stored answer holds personal data.
+    if stored.request_hash != request_hash or stored.account_id != account.id or stored.response is None:
+        raise ClientIdReused(_("この client_id は別の内容の受付で使われています"), fields={"client_id": "reused"})
+    person_ids = [s["person_id"] for s in stored.response.get("stays", [])]
+    audit.read("person.read", subject_type="client_request", subject_id=client_id,
+               detail={"person_ids": person_ids, "purpose": "replay"})
+    return None, Outcome(200, stored.response)
+
+
+def _remember(row_id: int, outcome: Outcome) -> Outcome:
+    db.session.execute(update(_REQUESTS).where(_REQUESTS.c.id == row_id)
+                       .values(status_code=outcome.status_code, response=outcome.body))
     return outcome
 
 
-def _lock_persons(person_ids: list[int]) -> dict[int, Person]:
-    """Load and, on PostgreSQL, row-lock the persons in id order (no deadlocks between desks)."""
-    rows = db.session.scalars(
-        select(Person).where(Person.id.in_(person_ids)).order_by(Person.id).with_for_update()
-    )
-    persons = {p.id: p for p in rows}
-    missing = sorted(set(person_ids) - set(persons))
-    if missing:
-        raise NotFound(_("該当する人が見つかりません"), fields={"members": missing})
-    return persons
+# --- shared steps --------------------------------------------------------------------------------
 
 
-def _stay_payload(stay: Stay) -> dict[str, Any]:
-    return {
-        "id": stay.id, "person_id": stay.person_id, "shelter_id": stay.shelter_id,
-        "household_id": stay.household_id, "status": stay.status.value, "method": stay.method.value,
-        "checked_in_at": stay.checked_in_at.isoformat(),
-        "checked_out_at": stay.checked_out_at.isoformat() if stay.checked_out_at else None,
-        "transferred_to_id": stay.transferred_to_id,
-    }
-
-
-def _emit(event_type: str, stay: Stay, person: Person, shelter: Shelter, **extra: Any) -> None:
-    outbox.record(event_type, person_id=person.id, shelter_id=shelter.id, payload={
-        "shelter": shelters.shelter_payload(shelter), "person": people.sync_payload(person),
-        "stay": _stay_payload(stay), **extra,
-    })
-    audit.record(f"stay.{event_type}", subject_type="person", subject_id=person.id, shelter_id=shelter.id,
-                 detail={"stay_id": stay.id})
-
-
-def _open_stay(person: Person, shelter: Shelter, *, status: StayStatus, method: CheckinMethod,
-               client_id: str, staff_id: int) -> Stay:
-    stay = Stay(person_id=person.id, shelter_id=shelter.id, household_id=person.household_id, status=status,
-                method=method, client_id=client_id, staff_id=staff_id, checked_in_at=now_utc())
-    db.session.add(stay)
-    db.session.flush()
-    tallies.stay_opened(stay, person)
-    return stay
-
-
-def _close_stay(stay: Stay, status: StayStatus, *, transferred_to: int | None = None) -> None:
-    tallies.stay_changed(stay, stay.status, status)
-    stay.status, stay.checked_out_at, stay.transferred_to_id = status, now_utc(), transferred_to
-    db.session.flush()
-
-
-def _open_shelter(shelter_id: int, account: StaffAccount | None) -> Shelter:
+def _open_shelter(shelter_id: int, account: Principal | None) -> Shelter:
     """The shelter, if open or full; checks the account's scope unless `account` is None."""
     if account is not None:
         ensure_shelter_access(account, shelter_id)
@@ -184,36 +147,65 @@ def _open_shelter(shelter_id: int, account: StaffAccount | None) -> Shelter:
     return shelter
 
 
-def _candidates(persons: list[Person]) -> list[dict[str, Any]]:
-    audit.record_now("person.read", subject_type="person", detail={"person_ids": [p.id for p in persons],
-                                                                    "purpose": "candidates"})
-    return [_jsonable(people.person_summary(p)) for p in persons]
+def _shelter_answer(shelter: Shelter, occ: Occupancy) -> dict[str, Any]:
+    return {**shelters.shelter_payload(shelter), "occupancy": occ.occupancy, "households": occ.households}
 
 
-def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(value, default=str, ensure_ascii=False))
+def _emit(event_type: str, stay: StayRow, person: Any, shelter: Shelter, **extra: Any) -> None:
+    outbox.record(event_type, person_id=person.id, shelter_id=shelter.id, payload={
+        "shelter": shelters.shelter_payload(shelter), "person": people.sync_payload(person),
+        "stay": stay.payload(), **extra,
+    })
+    audit.record(f"stay.{event_type}", subject_type="person", subject_id=person.id, shelter_id=shelter.id,
+                 detail={"stay_id": stay.id})
 
 
-def _identify(body: dict[str, Any], account: StaffAccount, shelter: Shelter) -> tuple[Person, CheckinMethod]:
+def _candidates(rows: list[Any]) -> list[dict[str, Any]]:
+    # Shown with a refusal (the unit rolls back), so the read is journaled whatever happens.
+    audit.read("person.read", subject_type="person", detail={"person_ids": [p.id for p in rows],
+                                                             "purpose": "candidates"}, kept=True)
+    return [people.person_summary(p) for p in rows]
+
+
+def _slim(person: Any) -> dict[str, Any]:
+    """The person an answer is about, as much as the desk needs to say who was checked in."""
+    return {"id": person.id, "family_name": person.family_name, "given_name": person.given_name,
+            "family_name_kana": person.family_name_kana, "given_name_kana": person.given_name_kana,
+            "household_id": person.household_id}
+
+
+@dataclass(frozen=True)
+class _Identified:
+    person_id: int
+    household_id: int | None
+    method: CheckinMethod
+
+
+def _identify(body: dict[str, Any], account: Principal, shelter: Shelter) -> _Identified:
     """The person a check-in is about, by QR, My Number card, IC card, paper card or id."""
     if body.get("qr"):
-        return cards.resolve(body["qr"], shelter_id=shelter.id), CheckinMethod.QR
+        holder = cards.resolve(body["qr"], shelter_id=shelter.id)
+        return _Identified(holder.person_id, holder.household_id, CheckinMethod.QR)
     if body.get("card"):
         matches, parsed = people.match_card(body["card"])
         if len(matches) > 1:
             raise people.AmbiguousMatch(_("同じ氏名・生年月日・住所の人が複数います。本人を選んでください"),
                                         candidates=_candidates(matches))
         if matches:
-            return matches[0], CheckinMethod.MYNUMBER
-        return people.create_person(parsed, source=PersonSource.MYNUMBER), CheckinMethod.MYNUMBER
+            return _Identified(matches[0].id, matches[0].household_id, CheckinMethod.MYNUMBER)
+        created = people.create_person(parsed, source=PersonSource.MYNUMBER)
+        audit.record("person.create", subject_type="person", subject_id=created.id, shelter_id=shelter.id,
+                     detail={"source": "mynumber"})
+        return _Identified(created.id, created.household_id, CheckinMethod.MYNUMBER)
     if body.get("ic_uid"):
-        person = cards.person_for_ic(body["ic_uid"])
-        if person is None:
+        holder = cards.person_for_ic(body["ic_uid"])
+        if holder is None:
             if not body.get("person_id"):
                 raise ICCardUnlinked(_("このICカードは未登録です。本人を検索して選び、もう一度タッチしてください"))
             person = people.person_in_scope(account, body["person_id"])
             cards.link_ic(body["ic_uid"], person.id, staff_id=account.id)
-        return person, CheckinMethod.IC
+            return _Identified(person.id, person.household_id, CheckinMethod.IC)
+        return _Identified(holder.person_id, holder.household_id, CheckinMethod.IC)
     if body.get("person"):
         values = {**body["person"],
                   "birth_date": people.parse_date_field(body["person"]["birth_date"], "person.birth_date"),
@@ -226,240 +218,310 @@ def _identify(body: dict[str, Any], account: StaffAccount, shelter: Shelter) -> 
                     candidates=_candidates(twins))
         if values.get("household_id") is not None:
             people.household_in_scope(account, values["household_id"], shelter.id)
-        person = people.create_person(values, source=PersonSource.PAPER, household_id=values.get("household_id"))
-        audit.record("person.create", subject_type="person", subject_id=person.id, shelter_id=shelter.id)
-        return person, CheckinMethod.PAPER
-    return people.person_in_scope(account, body["person_id"]), CheckinMethod.MANUAL
+        created = people.create_person(values, source=PersonSource.PAPER, household_id=values.get("household_id"))
+        audit.record("person.create", subject_type="person", subject_id=created.id, shelter_id=shelter.id,
+                     detail={"source": "paper"})
+        return _Identified(created.id, created.household_id, CheckinMethod.PAPER)
+    person = people.person_in_scope(account, body["person_id"])
+    return _Identified(person.id, person.household_id, CheckinMethod.MANUAL)
 
 
-def _targets(principal: Person, members: list[int] | None) -> list[int]:
-    """Who is checked in: the household members present, or the principal alone."""
+def _targets(principal: _Identified, members: list[int] | None) -> list[int]:
+    """Who is checked in or out: the household members named, or the principal alone."""
     if not members:
-        return [principal.id]
-    household = {principal.id}
-    if principal.household_id is not None:
-        household |= set(db.session.scalars(select(Person.id).where(Person.household_id == principal.household_id)))
+        return [principal.person_id]
+    household = set(people.household_member_ids(principal.household_id, principal.person_id))
     strangers = sorted(set(members) - household)
     if strangers:
         raise ValidationFailed(_("同じ世帯でない人が含まれています"), fields={"members": strangers})
     return sorted(set(members))
 
 
-def household_view(person: Person) -> dict[str, Any]:
-    """The person's household with each member's whereabouts; audited as a read."""
-    members = (list(db.session.scalars(select(Person).where(Person.household_id == person.household_id)
-                                       .order_by(Person.id)))
-               if person.household_id is not None else [person])
-    where = people.whereabouts([m.id for m in members])
-    audit.record("person.read", subject_type="household", subject_id=person.household_id,
-                 detail={"person_ids": [m.id for m in members]})
-    household = person.household
-    return _jsonable({
-        "id": person.household_id,
-        "number": household.number if household else None,
-        "members": [
-            {**people.person_summary(m),
-             "whereabouts": None if m.id not in where else {
-                 "stay_id": where[m.id][0].id, "status": where[m.id][0].status.value,
-                 "shelter_id": where[m.id][1].id, "shelter_name": where[m.id][1].name}}
-            for m in members
-        ],
-    })
+def household_view(person_id: int, household_id: int | None) -> dict[str, Any]:
+    """The person's household with each member's whereabouts; audited as a read (joins the caller's unit)."""
+    ids = people.household_member_ids(household_id, person_id)
+    members = people.persons_by_id(ids)
+    numbers = people.household_numbers([household_id])
+    number, district = numbers.get(household_id, (None, None)) if household_id is not None else (None, None)
+    where = people.whereabouts(ids)
+    audit.read("person.read", subject_type="household", subject_id=household_id,
+               detail={"person_ids": ids})
+    out = []
+    for pid in ids:
+        member = members[pid]
+        found = where.get(pid)
+        out.append({**people.person_summary(member, number, district),
+                    "whereabouts": None if found is None else {
+                        "stay_id": found.stay.id, "status": found.stay.status.value,
+                        "shelter_id": found.stay.shelter_id, "shelter_name": found.shelter_name}})
+    return {"id": household_id, "number": number, "members": out}
 
 
-def _answer(status_code: int, stays: list[Stay], shelter: Shelter, principal: Person,
-            **extra: Any) -> Outcome:
-    occ = shelters.occupancy_for([shelter.id]).get(shelter.id, shelters.Occupancy())
-    body = {
-        "stays": [_stay_payload(s) for s in stays],
-        "shelter": _jsonable({**shelters.shelter_payload(shelter), "occupancy": occ.occupancy,
-                              "households": occ.households}),
-        "person": _jsonable(people.person_summary(principal)),
-        "household": household_view(principal),
-        **extra,
-    }
-    return Outcome(status_code, body)
+# --- check-in and check-out ------------------------------------------------------------------------
 
 
-def checkin(account: StaffAccount, body: dict[str, Any]) -> Outcome:
+def checkin(account: Principal, body: dict[str, Any]) -> Outcome:
     """Check a person, or the members of their household present, into a shelter.
 
     201 when a stay was opened or changed, 200 when everyone was already there or for a replay
     of the same `client_id`; 409 when someone is at another shelter (unless `transfer`).
     """
     people.refuse_individual_numbers(body)
+    return _checkin(account, body)
 
-    def work() -> Outcome:
-        shelter = _open_shelter(body["shelter_id"], account)
-        principal, method = _identify(body, account, shelter)
-        targets = _targets(principal, body.get("members"))
-        persons = _lock_persons(targets)
-        where = people.whereabouts(targets)
-        elsewhere = [{"person_id": pid, "shelter_id": s.id, "shelter_name": s.name}
-                     for pid, (stay, s) in where.items() if s.id != shelter.id]
-        if elsewhere and not body.get("transfer"):
-            raise CheckedInElsewhere(
-                _("%(name)s に受付済みです。移動の場合は「移動」で受付してください", name=elsewhere[0]["shelter_name"]),
-                elsewhere=elsewhere)
-        initial = StayStatus(body.get("whereabouts") or StayStatus.PRESENT)
-        changed, stays = False, []
-        for pid in targets:
-            person = persons[pid]
-            current = where.get(pid)
-            if current is None:
-                stay = _open_stay(person, shelter, status=initial, method=method,
-                                  client_id=body["client_id"], staff_id=account.id)
-                _emit("checkin", stay, person, shelter)
+
+@writing
+def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
+    row_id, replay = _claim("checkin", account, body)
+    if replay is not None:
+        return replay
+    assert row_id is not None
+    shelter = _open_shelter(body["shelter_id"], account)
+    principal = _identify(body, account, shelter)
+    targets = _targets(principal, body.get("members"))
+    persons = people.persons_by_id(targets, lock=current_unit().postgres)
+    missing = sorted(set(targets) - set(persons))
+    if missing:
+        raise NotFound(_("該当する人が見つかりません"), fields={"members": missing})
+    where = people.whereabouts(targets)
+    elsewhere = [{"person_id": pid, "shelter_id": w.stay.shelter_id, "shelter_name": w.shelter_name}
+                 for pid, w in where.items() if w.stay.shelter_id != shelter.id]
+    if elsewhere and not body.get("transfer"):
+        raise CheckedInElsewhere(
+            _("%(name)s に受付済みです。移動の場合は「移動」で受付してください", name=elsewhere[0]["shelter_name"]),
+            elsewhere=elsewhere)
+    initial = StayStatus(body.get("whereabouts") or StayStatus.PRESENT)
+    now = now_utc()
+    changed = False
+    result: dict[int, StayRow] = {}
+    arriving: list[int] = []
+    origins: dict[int, int] = {}
+    for pid in targets:
+        current = where.get(pid)
+        if current is None:
+            arriving.append(pid)
+        elif current.stay.shelter_id == shelter.id:
+            stay = current.stay
+            if stay.status is not initial and initial is StayStatus.PRESENT:
+                stay = stays.change_status(stay, StayStatus.PRESENT)
+                _emit("return", stay, persons[pid], shelter)
                 changed = True
-            elif current[1].id == shelter.id:
-                stay = current[0]
-                if stay.status is not initial and initial is StayStatus.PRESENT:
-                    tallies.stay_changed(stay, stay.status, StayStatus.PRESENT)
-                    stay.status = StayStatus.PRESENT
-                    _emit("return", stay, person, shelter)
-                    changed = True
+            result[pid] = stay
+        else:
+            stays.close_stay(current.stay, StayStatus.TRANSFERRED, transferred_to=shelter.id, at=now)
+            origins[pid] = current.stay.shelter_id
+            arriving.append(pid)
+    if arriving:
+        opened = stays.open_stays(
+            [Arrival(pid, persons[pid].household_id, persons[pid].needs or 0, persons[pid].pets or 0)
+             for pid in arriving],
+            shelter.id, status=initial, method=principal.method, client_id=str(body["client_id"]),
+            staff_id=account.id, at=now)
+        for stay in opened:
+            result[stay.person_id] = stay
+            if stay.person_id in origins:
+                _emit("transfer", stay, persons[stay.person_id], shelter, from_shelter_id=origins[stay.person_id])
             else:
-                old, origin = current
-                _close_stay(old, StayStatus.TRANSFERRED, transferred_to=shelter.id)
-                stay = _open_stay(person, shelter, status=initial, method=method,
-                                  client_id=body["client_id"], staff_id=account.id)
-                _emit("transfer", stay, person, shelter, from_shelter_id=origin.id)
-                changed = True
-            stays.append(stay)
-        warnings = ["shelter_full"] if shelter.status is ShelterStatus.FULL else []
-        return _answer(201 if changed else 200, stays, shelter, principal, warnings=warnings)
+                _emit("checkin", stay, persons[stay.person_id], shelter)
+        changed = True
+    occ = stays.occupancy_for([shelter.id]).get(shelter.id, Occupancy())
+    answer: dict[str, Any] = {
+        "stays": [result[pid].payload() for pid in targets],
+        "shelter": _shelter_answer(shelter, occ),
+        "person": _slim(persons[principal.person_id]),
+        "warnings": ["shelter_full"] if shelter.status is ShelterStatus.FULL else [],
+    }
+    if body.get("include_household"):
+        answer["household"] = household_view(principal.person_id, principal.household_id)
+    return _remember(row_id, Outcome(201 if changed else 200, answer))
 
-    return _idempotent("checkin", account, body, work)
 
-
-def checkout(account: StaffAccount, body: dict[str, Any]) -> Outcome:
+def checkout(account: Principal, body: dict[str, Any]) -> Outcome:
     """Check-out (`left`), outing and `return`, `transfer`, or whereabouts `at_home` / `in_car`."""
     people.refuse_individual_numbers(body)
+    return _checkout(account, body)
 
-    def work() -> Outcome:
-        if body.get("qr"):
-            principal = cards.resolve(body["qr"])
+
+@writing
+def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
+    row_id, replay = _claim("checkout", account, body)
+    if replay is not None:
+        return replay
+    assert row_id is not None
+    if body.get("qr"):
+        holder = cards.resolve(body["qr"])
+        principal = _Identified(holder.person_id, holder.household_id, CheckinMethod.QR)
+    else:
+        found = people.persons_by_id([body["person_id"]]).get(body["person_id"])
+        if found is None:
+            raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
+        principal = _Identified(found.id, found.household_id, CheckinMethod.MANUAL)
+    targets = _targets(principal, body.get("members"))
+    persons = people.persons_by_id(targets, lock=current_unit().postgres)
+    where = people.whereabouts(targets)
+    absent = [pid for pid in targets if pid not in where]
+    if absent:
+        raise NotCheckedIn(_("受付されていない人が含まれています"), fields={"members": absent})
+    reason = body["reason"]
+    target_shelter = None
+    if reason == "transfer":
+        # Desk staff may send people on to any open shelter: HQ routes them, not the desk.
+        target_shelter = _open_shelter(body["to_shelter_id"], None)
+    now = now_utc()
+    changed, result = False, []
+    origin: Shelter | None = None
+    moving: list[tuple[int, StayRow]] = []
+    for pid in targets:
+        person = persons[pid]
+        stay = where[pid].stay
+        ensure_shelter_access(account, stay.shelter_id)
+        shelter = origin if origin is not None and origin.id == stay.shelter_id else shelters.get_shelter(stay.shelter_id)
+        origin = origin or shelter
+        if reason == "left":
+            stay = stays.close_stay(stay, StayStatus.LEFT, at=now)
+            _emit("checkout", stay, person, shelter)
+            changed = True
+        elif reason == "transfer":
+            assert target_shelter is not None
+            if shelter.id == target_shelter.id:
+                raise ValidationFailed(_("移動先が現在の避難所と同じです"), fields={"to_shelter_id": "same shelter"})
+            stays.close_stay(stay, StayStatus.TRANSFERRED, transferred_to=target_shelter.id, at=now)
+            moving.append((pid, stay))
+            changed = True
+            continue
         else:
-            principal = db.session.get(Person, body["person_id"])
-            if principal is None:
-                raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
-        targets = _targets(principal, body.get("members"))
-        persons = _lock_persons(targets)
-        where = people.whereabouts(targets)
-        absent = [pid for pid in targets if pid not in where]
-        if absent:
-            raise NotCheckedIn(_("受付されていない人が含まれています"), fields={"members": absent})
-        reason = body["reason"]
-        target_shelter = None
-        if reason == "transfer":
-            # Desk staff may send people on to any open shelter: HQ routes them, not the desk.
-            target_shelter = _open_shelter(body["to_shelter_id"], None)
-        changed, stays, origin = False, [], None
-        for pid in targets:
-            person = persons[pid]
-            stay, shelter = where[pid]
-            ensure_shelter_access(account, shelter.id)
-            origin = origin or shelter
-            if reason == "left":
-                _close_stay(stay, StayStatus.LEFT)
-                _emit("checkout", stay, person, shelter)
+            new_status = {"outing": StayStatus.OUTING, "return": StayStatus.PRESENT,
+                          "at_home": StayStatus.AT_HOME, "in_car": StayStatus.IN_CAR}[reason]
+            if stay.status is not new_status and not (reason == "return" and stay.status is StayStatus.PRESENT):
+                stay = stays.change_status(stay, new_status)
+                _emit(_EVENT_FOR_STATUS[new_status], stay, person, shelter)
                 changed = True
-            elif reason == "transfer":
-                assert target_shelter is not None
-                if shelter.id == target_shelter.id:
-                    raise ValidationFailed(_("移動先が現在の避難所と同じです"), fields={"to_shelter_id": "same shelter"})
-                _close_stay(stay, StayStatus.TRANSFERRED, transferred_to=target_shelter.id)
-                new = _open_stay(person, target_shelter, status=StayStatus.PRESENT, method=CheckinMethod.MANUAL,
-                                 client_id=body["client_id"], staff_id=account.id)
-                _emit("transfer", new, person, target_shelter, from_shelter_id=shelter.id)
-                stay, changed = new, True
-            else:
-                new_status = {"outing": StayStatus.OUTING, "return": StayStatus.PRESENT,
-                              "at_home": StayStatus.AT_HOME, "in_car": StayStatus.IN_CAR}[reason]
-                if reason == "return" and stay.status is StayStatus.PRESENT:
-                    pass  # already back: nothing to record
-                elif stay.status is not new_status:
-                    tallies.stay_changed(stay, stay.status, new_status)
-                    stay.status = new_status
-                    db.session.flush()
-                    _emit(_EVENT_FOR_STATUS[new_status], stay, person, shelter)
-                    changed = True
-            stays.append(stay)
-        assert origin is not None
-        extra: dict[str, Any] = {}
-        if target_shelter is not None:
-            occ = shelters.occupancy_for([target_shelter.id]).get(target_shelter.id, shelters.Occupancy())
-            extra["to_shelter"] = _jsonable({**shelters.shelter_payload(target_shelter),
-                                             "occupancy": occ.occupancy, "households": occ.households})
-        return _answer(201 if changed else 200, stays, origin, principal, **extra)
-
-    return _idempotent("checkout", account, body, work)
+        result.append(stay)
+    if moving:
+        assert target_shelter is not None
+        opened = stays.open_stays(
+            [Arrival(pid, persons[pid].household_id, persons[pid].needs or 0, persons[pid].pets or 0)
+             for pid, _old in moving],
+            target_shelter.id, status=StayStatus.PRESENT, method=CheckinMethod.MANUAL,
+            client_id=str(body["client_id"]), staff_id=account.id, at=now)
+        for (_pid, old), new in zip(moving, opened, strict=True):
+            _emit("transfer", new, persons[new.person_id], target_shelter, from_shelter_id=old.shelter_id)
+            result.append(new)
+    assert origin is not None
+    ids = [origin.id] + ([target_shelter.id] if target_shelter is not None else [])
+    occ = stays.occupancy_for(ids)
+    answer: dict[str, Any] = {
+        "stays": [s.payload() for s in result],
+        "shelter": _shelter_answer(origin, occ.get(origin.id, Occupancy())),
+        "person": _slim(persons[principal.person_id]),
+        "warnings": [],
+    }
+    if target_shelter is not None:
+        answer["to_shelter"] = _shelter_answer(target_shelter, occ.get(target_shelter.id, Occupancy()))
+    return _remember(row_id, Outcome(201 if changed else 200, answer))
 
 
-def lookup(account: StaffAccount, body: dict[str, Any]) -> dict[str, Any]:
+# --- reading ---------------------------------------------------------------------------------------
+
+
+def lookup(account: Principal, body: dict[str, Any]) -> dict[str, Any]:
     """Who a scan or tap names, with their household and whereabouts, changing nothing (the desk's preview)."""
     people.refuse_individual_numbers(body)
+    return _lookup(account, body)
+
+
+@read_only
+def _lookup(account: Principal, body: dict[str, Any]) -> dict[str, Any]:
     shelter = _open_shelter(body["shelter_id"], account)
     if body.get("ic_uid"):
-        person = cards.person_for_ic(body["ic_uid"])
-        if person is None:
+        holder = cards.person_for_ic(body["ic_uid"])
+        if holder is None:
             raise ICCardUnlinked(_("このICカードは未登録です。本人を検索して選び、もう一度タッチしてください"))
+        person_id, household_id = holder.person_id, holder.household_id
     elif body.get("card"):
         matches, _parsed = people.match_card(body["card"])
         if len(matches) != 1:
-            db.session.commit()
-            return {"person": None, "household": None,
-                    "candidates": _candidates(matches) if matches else []}
-        person = matches[0]
+            return {"person": None, "household": None, "candidates": _candidates(matches) if matches else []}
+        person_id, household_id = matches[0].id, matches[0].household_id
     elif body.get("qr"):
-        person = cards.resolve(body["qr"], shelter_id=shelter.id)
+        holder = cards.resolve(body["qr"], shelter_id=shelter.id)
+        person_id, household_id = holder.person_id, holder.household_id
     else:
-        person = people.person_in_scope(account, body["person_id"])
-    result = {"person": _jsonable(people.person_summary(person)), "household": household_view(person),
-              "candidates": []}
-    db.session.commit()
-    return result
+        found = people.person_in_scope(account, body["person_id"])
+        person_id, household_id = found.id, found.household_id
+    household = household_view(person_id, household_id)
+    person = next(m for m in household["members"] if m["id"] == person_id)
+    return {"person": {k: v for k, v in person.items() if k != "whereabouts"}, "household": household,
+            "candidates": []}
 
 
-def roster(account: StaffAccount, shelter_id: int, *, status: str | None = None, needs: list[str] | None = None,
+@read_only
+def roster(account: Principal, shelter_id: int, *, status: str | None = None, needs: list[str] | None = None,
            q: str | None = None, limit: int = 200, cursor: int | None = None) -> dict[str, Any]:
     """The shelter's open stays with who they are; filters by whereabouts, needs and name; audited."""
-    from sqlalchemy import func, or_
-
-    from evac.common.textnorm import is_kana, kana_key, name_key
+    from sqlalchemy import or_
 
     ensure_shelter_access(account, shelter_id)
     shelter = shelters.get_shelter(shelter_id)
-    stmt = (select(Stay, Person).join(Person, Person.id == Stay.person_id)
-            .where(Stay.shelter_id == shelter_id, Stay.checked_out_at.is_(None)))
+    stay_t, person_t = Stay.__table__, Person.__table__
+    stmt = (select(stay_t.c.id.label("stay_id"), stay_t.c.status, stay_t.c.method, stay_t.c.checked_in_at,
+                   stay_t.c.checked_out_at, stay_t.c.transferred_to_id, stay_t.c.shelter_id,
+                   stay_t.c.household_id.label("stay_household_id"), person_t)
+            .join(person_t, person_t.c.id == stay_t.c.person_id)
+            .where(stay_t.c.shelter_id == shelter_id, stay_t.c.checked_out_at.is_(None)))
     if status:
-        stmt = stmt.where(Stay.status == StayStatus(status))
-    mask = people.needs_mask(needs or [])
+        stmt = stmt.where(stay_t.c.status == StayStatus(status).value)
+    mask = needs_mask(needs or [])
     if mask:
-        stmt = stmt.where(Person.needs.op("&")(mask) != 0)
+        stmt = stmt.where(person_t.c.needs.op("&")(mask) != 0)
     if q:
         # Within one shelter the roster is small, so given names are searched too ("はなこ").
         kana, name = kana_key(q), name_key(q)
-        kana_match = or_(people.prefix(Person.kana_key, kana), people.prefix(Person.given_name_kana, kana))
-        name_match = or_(people.prefix(Person.name_key, name), people.prefix(Person.given_name, name))
+        kana_match = or_(people.prefix(person_t.c.kana_key, kana), people.prefix(person_t.c.given_name_kana, kana))
+        name_match = or_(people.prefix(person_t.c.name_key, name), people.prefix(person_t.c.given_name, name))
         stmt = stmt.where(kana_match if is_kana(q) else or_(kana_match, name_match))
     total = db.session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     if cursor is not None:
-        stmt = stmt.where(Stay.id > cursor)
-    rows = list(db.session.execute(stmt.order_by(Stay.id).limit(limit + 1)))
+        stmt = stmt.where(stay_t.c.id > cursor)
+    rows = list(db.session.execute(stmt.order_by(stay_t.c.id).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
-    audit.record("person.read", subject_type="roster", subject_id=shelter_id, shelter_id=shelter_id,
-                 detail={"person_ids": [p.id for _s, p in rows]})
-    occ = shelters.occupancy_for([shelter_id]).get(shelter_id, shelters.Occupancy())
-    counts = dict(db.session.execute(
-        select(Stay.status, func.count()).where(Stay.shelter_id == shelter_id, Stay.checked_out_at.is_(None))
-        .group_by(Stay.status)).all())
-    db.session.commit()
-    return _jsonable({
-        "shelter": {**shelters.shelter_payload(shelter), "occupancy": occ.occupancy, "households": occ.households},
-        "counts": {s.value: n for s, n in counts.items()},
-        "items": [{"stay": _stay_payload(stay), "person": people.person_summary(person)} for stay, person in rows],
+    audit.read("person.read", subject_type="roster", subject_id=shelter_id, shelter_id=shelter_id,
+               detail={"person_ids": [r.id for r in rows]})
+    occ = stays.occupancy_for([shelter_id]).get(shelter_id, Occupancy())
+    numbers = people.household_numbers(r.household_id for r in rows)
+    items = []
+    for r in rows:
+        stay = StayRow(r.stay_id, r.id, r.shelter_id, r.stay_household_id, StayStatus(r.status),
+                       CheckinMethod(r.method), r.checked_in_at, r.checked_out_at, r.transferred_to_id)
+        number, district = numbers.get(r.household_id, (None, None))
+        items.append({"stay": stay.payload(), "person": people.person_summary(r, number, district)})
+    return {
+        "shelter": _shelter_answer(shelter, occ),
+        "counts": stays.status_counts(shelter_id),
+        "items": items,
         "total": total,
-        "next": rows[-1][0].id if more else None,
-    })
+        "next": rows[-1].stay_id if more else None,
+    }
+
+
+@dataclass(frozen=True)
+class DeskPage:
+    """What the desk page of one shelter shows when it opens."""
+
+    shelter: Shelter
+    occupancy: Occupancy
+    transfer_targets: list[dict[str, Any]]
+
+
+@read_only
+def desk_page(account: Principal, shelter_id: int) -> DeskPage:
+    """The shelter, its counts, and the open shelters people may be moved to."""
+    ensure_shelter_access(account, shelter_id)
+    shelter = shelters.get_shelter(shelter_id)
+    occupancy = stays.occupancy_for([shelter_id]).get(shelter_id, Occupancy())
+    targets = db.session.execute(
+        select(Shelter.id, Shelter.name)
+        .where(Shelter.status.in_([ShelterStatus.OPEN, ShelterStatus.FULL]), Shelter.id != shelter_id)
+        .order_by(Shelter.name_kana, Shelter.id)).all()
+    return DeskPage(shelter, occupancy, [{"id": i, "name": n} for i, n in targets])

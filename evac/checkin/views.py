@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
-from flask.typing import ResponseReturnValue
 from flask.views import MethodView
 
-from evac.accounts.auth import current_account
+from evac.accounts.auth import api_blueprint, current_account
 from evac.checkin import service
-from evac.checkin.schemas import CheckinIn, CheckoutIn, DeskAnswerOut, LookupIn, PersonSearchArgs, RosterArgs
-from evac.common.api import api_blueprint
+from evac.checkin.schemas import (
+    CheckinIn,
+    CheckoutIn,
+    DeskAnswerOut,
+    LookupIn,
+    LookupOut,
+    PersonSearchArgs,
+    PersonSearchOut,
+    RosterArgs,
+    RosterOut,
+)
 from evac.people import service as people
 
 blp = api_blueprint("desk-api", __name__, "/api/v1", "受付 / Desk")
@@ -27,10 +34,10 @@ class Checkins(MethodView):
     @blp.arguments(CheckinIn)
     @blp.response(201, DeskAnswerOut)
     @blp.alt_response(200, schema=DeskAnswerOut, description="already checked in, or a replayed client_id")
-    def post(self, body: dict[str, Any]) -> ResponseReturnValue:
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Check in a person or the household members present (QR, My Number card, IC card or paper card)."""
         outcome = service.checkin(current_account(), _json(body))
-        return jsonify(outcome.body), outcome.status_code
+        return outcome.body, outcome.status_code
 
 
 @blp.route("/checkouts")
@@ -38,38 +45,36 @@ class Checkouts(MethodView):
     @blp.arguments(CheckoutIn)
     @blp.response(201, DeskAnswerOut)
     @blp.alt_response(200, schema=DeskAnswerOut, description="nothing changed, or a replayed client_id")
-    def post(self, body: dict[str, Any]) -> ResponseReturnValue:
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Check out (left), outing and return, transfer, or whereabouts at home / in a car."""
         outcome = service.checkout(current_account(), _json(body))
-        return jsonify(outcome.body), outcome.status_code
+        return outcome.body, outcome.status_code
 
 
 @blp.route("/lookups")
 class Lookups(MethodView):
     @blp.arguments(LookupIn)
-    def post(self, body: dict[str, Any]) -> ResponseReturnValue:
+    @blp.response(200, LookupOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Who a scan names, with the household's whereabouts; changes nothing (audited read)."""
-        return jsonify(service.lookup(current_account(), body))
+        return service.lookup(current_account(), body)
 
 
 @blp.route("/shelters/<int:shelter_id>/roster")
 class Roster(MethodView):
     @blp.arguments(RosterArgs, location="query")
-    def get(self, args: dict[str, Any], shelter_id: int) -> ResponseReturnValue:
+    @blp.response(200, RosterOut)
+    def get(self, args: dict[str, Any], shelter_id: int) -> dict[str, Any]:
         """Current stays at the shelter, filterable by whereabouts, needs and name (audited)."""
-        return jsonify(service.roster(current_account(), shelter_id, **args))
+        return service.roster(current_account(), shelter_id, **args)
 
 
 @blp.route("/persons")
 class Persons(MethodView):
     @blp.arguments(PersonSearchArgs, location="query")
-    def get(self, args: dict[str, Any]) -> ResponseReturnValue:
+    @blp.response(200, PersonSearchOut)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Kana or kanji prefix search, optionally by birth date; scoped by role and audited."""
         birth = people.parse_date_field(args["birth_date"], "birth_date") if args["birth_date"] else None
-        rows = people.search(current_account(), args["q"], birth_date=birth, limit=args["limit"])
-        items = []
-        for person, stay in rows:
-            item = people.person_summary(person)
-            item["whereabouts"] = None if stay is None else {"shelter_id": stay.shelter_id, "status": stay.status.value}
-            items.append(item)
-        return jsonify({"items": items, "total": len(items)})
+        found = people.search(current_account(), args["q"], birth_date=birth, limit=args["limit"])
+        return {"items": [f.summary() for f in found], "total": len(found)}

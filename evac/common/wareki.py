@@ -17,12 +17,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from flask_babel import gettext as _
 
-TOKYO = ZoneInfo("Asia/Tokyo")
+from evac.common.vocab import TOKYO, tokyo_today
+
+__all__ = ["ERAS", "TOKYO", "Era", "era_of", "format_wareki", "parse_birth_date", "today_in_japan"]
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def _number(text: str) -> int:
 
 def today_in_japan() -> date:
     """Today's date in Japan, whatever the server's timezone."""
-    return datetime.now(TOKYO).date()
+    return tokyo_today()
 
 
 def parse_birth_date(text: str, *, today: date | None = None) -> date:

@@ -23,8 +23,9 @@ from flask_migrate import upgrade
 from sqlalchemy import select, update
 
 from evac.accounts import service as accounts
-from evac.accounts.models import Role, StaffAccount
+from evac.accounts.models import Role, StaffAccount, staff_shelter
 from evac.audit import service as audit
+from evac.common.db import read_only, writing
 from evac.common.importing import ImportReport
 from evac.demo.generator import generate_town, write_resident_csv
 from evac.extensions import db
@@ -126,6 +127,7 @@ def load_shelters(directory: Path) -> list[ImportReport]:
     return [import_shelters_file(directory / name) for name in GSI_FILES]
 
 
+@writing
 def assign_capacities(seed: int) -> int:
     """Give Seika's shelters without a capacity a synthetic one; return how many were set.
 
@@ -143,10 +145,10 @@ def assign_capacities(seed: int) -> int:
             changed += 1
     if changed:
         audit.record("demo.capacities", subject_type="shelter", detail={"seed": seed, "set": changed})
-    db.session.commit()
     return changed
 
 
+@writing
 def mark_demo_persons(numbers: Sequence[str]) -> None:
     """Mark the imported demo residents as synthetic (source `demo`), in chunked bulk updates."""
     for start in range(0, len(numbers), CHUNK):
@@ -156,26 +158,38 @@ def mark_demo_persons(numbers: Sequence[str]) -> None:
             .values(source=PersonSource.DEMO)
             .execution_options(synchronize_session=False)
         )
-    db.session.commit()
+
+
+@read_only
+def _accounts_state() -> tuple[list[int], dict[str, tuple[Role, tuple[str, ...]]]]:
+    """Ids of the evacuation shelters staff1 gets, and the demo accounts that exist (role, shelter names)."""
+    evacuation = list(db.session.scalars(
+        select(Shelter.id).where(Shelter.municipality_code == TOWN_CODE, Shelter.kind == ShelterKind.EVACUATION)
+        .order_by(Shelter.id).limit(STAFF_SHELTERS)))
+    found: dict[str, tuple[Role, tuple[str, ...]]] = {}
+    for username, _role, _password in DEMO_ACCOUNTS:
+        account = db.session.execute(select(StaffAccount.id, StaffAccount.role)
+                                     .where(StaffAccount.username == username)).first()
+        if account is not None:
+            names = tuple(db.session.scalars(
+                select(Shelter.name).join(staff_shelter, staff_shelter.c.shelter_id == Shelter.id)
+                .where(staff_shelter.c.account_id == account.id).order_by(Shelter.id)))
+            found[username] = (Role(account.role), names)
+    return evacuation, found
 
 
 def ensure_accounts() -> list[DemoAccount]:
     """Create the demo accounts that do not exist yet; existing ones are kept as they are."""
-    evacuation = db.session.scalars(
-        select(Shelter).where(Shelter.municipality_code == TOWN_CODE, Shelter.kind == ShelterKind.EVACUATION)
-        .order_by(Shelter.id).limit(STAFF_SHELTERS)
-    ).all()
-    result = []
+    evacuation, existing = _accounts_state()
     for username, role, password in DEMO_ACCOUNTS:
-        account = db.session.scalar(select(StaffAccount).where(StaffAccount.username == username))
-        created = account is None
-        if account is None:
-            shelter_ids = [s.id for s in evacuation] if role is Role.STAFF else []
-            account = accounts.create_account(username, role=role, password=password, shelter_ids=shelter_ids,
-                                              display_name=f"デモ {username}")
-        names = tuple(s.name for s in account.shelters) if account.role is Role.STAFF else ()
-        result.append(DemoAccount(username, password, account.role, names, created))
-    return result
+        if username not in existing:
+            accounts.create_account(username, role=role, password=password,
+                                    shelter_ids=evacuation if role is Role.STAFF else [],
+                                    display_name=f"デモ {username}")
+    _evacuation, now = _accounts_state()
+    return [DemoAccount(username, password, now[username][0],
+                        now[username][1] if now[username][0] is Role.STAFF else (), username not in existing)
+            for username, _role, password in DEMO_ACCOUNTS]
 
 
 OPEN_SHELTERS = 6  # the demo starts as a disaster is under way: some shelters are open
@@ -188,34 +202,52 @@ def start_the_disaster(seed: int, evacuees: int) -> tuple[int, int]:
     and sync backlog look as they would on the day. Returns (shelters opened, persons checked in).
     """
     from evac.checkin import service as checkin
-    from evac.checkin.models import Stay
     from evac.shelters import service as shelters
-    from evac.shelters.models import ShelterStatus
 
-    if db.session.scalar(select(Stay.id).limit(1)) is not None or db.session.scalar(
-            select(Shelter.id).where(Shelter.status != ShelterStatus.CLOSED).limit(1)) is not None:
+    plan = _disaster_plan(seed, evacuees)
+    if plan is None:
         return 0, 0
-    chosen = db.session.scalars(
-        select(Shelter).where(Shelter.municipality_code == TOWN_CODE, Shelter.kind == ShelterKind.EVACUATION)
-        .order_by(Shelter.id).limit(OPEN_SHELTERS)).all()
-    for shelter in chosen:
-        shelters.update_shelter(shelter.id, status=ShelterStatus.OPEN.value)
-    admin = db.session.scalar(select(StaffAccount).where(StaffAccount.role == Role.ADMIN).order_by(StaffAccount.id))
+    chosen, admin, households = plan
+    for shelter_id in chosen:
+        shelters.update_shelter(shelter_id, status="open")
     if admin is None or not chosen or evacuees <= 0:
         return len(chosen), 0
     rng = random.Random(seed)
-    households = db.session.scalars(select(Household.id).order_by(Household.id)).all()
     checked_in = 0
-    for household_id in rng.sample(households, min(len(households), evacuees)):
+    for members in households:
         if checked_in >= evacuees:
             break
-        members = db.session.scalars(select(Person.id).where(Person.household_id == household_id)).all()
         present = [m for m in members if rng.random() < 0.85] or members[:1]
-        shelter = rng.choice(chosen)
-        outcome = checkin.checkin(admin, {"shelter_id": shelter.id, "person_id": present[0],
+        outcome = checkin.checkin(admin, {"shelter_id": rng.choice(chosen), "person_id": present[0],
                                           "members": present, "client_id": str(uuid.UUID(int=rng.getrandbits(128)))})
         checked_in += len(outcome.body["stays"])
     return len(chosen), checked_in
+
+
+@read_only
+def _disaster_plan(seed: int, evacuees: int) -> tuple[list[int], accounts.Principal | None, list[list[int]]] | None:
+    """The shelters to open, the admin who checks people in and the households to check in (None: done before)."""
+    from evac.shelters.models import ShelterStatus
+    from evac.stays.models import Stay
+
+    if db.session.scalar(select(Stay.id).limit(1)) is not None or db.session.scalar(
+            select(Shelter.id).where(Shelter.status != ShelterStatus.CLOSED).limit(1)) is not None:
+        return None
+    chosen = list(db.session.scalars(
+        select(Shelter.id).where(Shelter.municipality_code == TOWN_CODE, Shelter.kind == ShelterKind.EVACUATION)
+        .order_by(Shelter.id).limit(OPEN_SHELTERS)))
+    admin_id = db.session.scalar(select(StaffAccount.id).where(StaffAccount.role == Role.ADMIN)
+                                 .order_by(StaffAccount.id))
+    admin = accounts.principal_by_id(admin_id) if admin_id is not None else None
+    rng = random.Random(seed)
+    household_ids = list(db.session.scalars(select(Household.id).order_by(Household.id)))
+    picked = rng.sample(household_ids, min(len(household_ids), evacuees)) if evacuees > 0 else []
+    members: dict[int, list[int]] = {h: [] for h in picked}
+    for start in range(0, len(picked), CHUNK):
+        for pid, hid in db.session.execute(select(Person.id, Person.household_id).where(
+                Person.household_id.in_(picked[start:start + CHUNK])).order_by(Person.id)):
+            members[hid].append(pid)
+    return chosen, admin, [members[h] for h in picked if members[h]]
 
 
 def build_demo_town(*, residents: int, seed: int, csv_path: Path, evacuees: int = 300,

@@ -12,14 +12,11 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy import select
 
 from evac.accounts.auth import current_account, ensure_shelter_access
 from evac.checkin import printouts
-from evac.extensions import db
-from evac.people import service as people
+from evac.checkin import service as checkin
 from evac.shelters import service as shelters
-from evac.shelters.models import Shelter, ShelterStatus
 
 bp = Blueprint("desk", __name__, url_prefix="/desk")
 
@@ -28,7 +25,7 @@ bp = Blueprint("desk", __name__, url_prefix="/desk")
 @login_required
 def choose() -> ResponseReturnValue:
     """List the shelters this account works at, open ones first."""
-    page = shelters.list_shelters(current_account(), limit=1000)
+    page = shelters.list_shelters(current_account().scope(), limit=1000)
     items = sorted(page.items, key=lambda item: (item[0].status.value == "closed", item[0].id))
     return render_template("desk/choose.html", items=items, total=page.total)
 
@@ -78,17 +75,10 @@ def _messages() -> dict[str, str]:
 @login_required
 def desk(shelter_id: int) -> ResponseReturnValue:
     """The desk of one shelter: scan, walk-in registration and roster."""
-    ensure_shelter_access(current_account(), shelter_id)
-    shelter = shelters.get_shelter(shelter_id)
-    occupancy = shelters.occupancy_for([shelter_id]).get(shelter_id, shelters.Occupancy())
-    targets = db.session.execute(
-        select(Shelter.id, Shelter.name)
-        .where(Shelter.status.in_([ShelterStatus.OPEN, ShelterStatus.FULL]), Shelter.id != shelter_id)
-        .order_by(Shelter.name_kana, Shelter.id)
-    ).all()
+    page = checkin.desk_page(current_account(), shelter_id)
     return render_template(
-        "desk/desk.html", shelter=shelter, occupancy=occupancy, messages=_messages(),
-        transfer_targets=[{"id": i, "name": n} for i, n in targets],
+        "desk/desk.html", shelter=page.shelter, occupancy=page.occupancy, messages=_messages(),
+        transfer_targets=page.transfer_targets,
     )
 
 
@@ -128,10 +118,8 @@ def roster_pdf(shelter_id: int) -> ResponseReturnValue:
 @login_required
 def card_pdf(shelter_id: int, person_id: int) -> ResponseReturnValue:
     """A person's QR card, to print after registering a walk-in."""
-    account = current_account()
-    ensure_shelter_access(account, shelter_id)
-    people.person_in_scope(account, person_id)
-    return _pdf(printouts.card_pdf(person_id), f"card-{person_id}.pdf")
+    pdf = printouts.card_pdf(person_id, account=current_account(), shelter_id=shelter_id)
+    return _pdf(pdf, f"card-{person_id}.pdf")
 
 
 @bp.get("/<int:shelter_id>/poster.pdf")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from evac.cli import fail
 from evac.hq import tallies
 
 
@@ -25,4 +24,4 @@ def rebuild_tallies(check: bool) -> None:
     report = tallies.rebuild(dry_run=check)
     click.echo(report.summary())
     if check and report.corrected:
-        fail("counters differ at shelters: " + " ".join(str(s) for s in report.corrected[:50]))
+        raise click.ClickException("counters differ at shelters: " + " ".join(str(s) for s in report.corrected[:50]))

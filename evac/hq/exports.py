@@ -16,31 +16,29 @@ import csv
 import io
 import tempfile
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import IO, Any
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from evac.audit import service as audit
-from evac.checkin.models import Stay, StayStatus
-from evac.common.db import now_utc
+from evac.common.db import now_utc, read_only
+from evac.common.vocab import SEX_LABELS, STATUS_LABELS, TOKYO, Sex, StayStatus, age, needs_text
 from evac.extensions import db
-from evac.people import anpi
-from evac.people.models import Household, Person, Sex
+from evac.hq import anpi
+from evac.people.models import Household, Person
+from evac.shelters import service as shelters
 from evac.shelters.models import Shelter
+from evac.stays.models import Stay
 
-TOKYO = ZoneInfo("Asia/Tokyo")
 CHUNK = 2000
 PFIF_NS = "http://zesty.ca/pfif/1.4"
 PFIF_EXPIRY_DAYS = 90
 IN_MEMORY = 16 * 1024 * 1024  # exports up to this size are built in memory, larger ones on disk
 
-_WHEREABOUTS = {StayStatus.PRESENT: "在所", StayStatus.OUTING: "外出中", StayStatus.AT_HOME: "在宅避難",
-                StayStatus.IN_CAR: "車中泊"}
 
 ROSTER_COLUMNS = (
     "避難所コード", "避難所名", "所在", "受付日時", "世帯番号", "続柄", "氏名", "フリガナ", "生年月日", "性別",
@@ -86,12 +84,12 @@ def _jst(value: datetime | None) -> str:
 def roster_row(stay: Stay, person: Person, household: Household | None, shelter: Shelter) -> list[Any]:
     """One evacuee as a roster row (ROSTER_COLUMNS)."""
     return [
-        shelter.code, shelter.name, _WHEREABOUTS.get(stay.status, stay.status.value), _jst(stay.checked_in_at),
+        shelter.code, shelter.name, STATUS_LABELS.get(stay.status, stay.status.value), _jst(stay.checked_in_at),
         household.number if household else "", person.relationship_to_head or "",
         _name(person.family_name, person.given_name), _name(person.family_name_kana, person.given_name_kana),
-        person.birth_date.isoformat() if person.birth_date else "", anpi.SEX_LABELS.get(person.sex, ""),
+        person.birth_date.isoformat() if person.birth_date else "", SEX_LABELS.get(person.sex, ""),
         person.postal_code or "", person.address or "", person.phone or "", person.nationality or "",
-        person.language or "", anpi.needs_text(person.needs), person.allergy or "", person.condition_note or "",
+        person.language or "", needs_text(person.needs), person.allergy or "", person.condition_note or "",
         person.pets or 0,
         "可" if person.consent_relatives else "不可", "可" if person.consent_acquaintances else "不可",
         "同意" if person.consent_public else "不同意", person.id, stay.id,
@@ -175,9 +173,8 @@ def spooled() -> IO[bytes]:
 
 
 def _age(born: date | None, today: date) -> str:
-    if born is None:
-        return ""
-    return str(today.year - born.year - ((today.month, today.day) < (born.month, born.day)))
+    years = age(born, today)
+    return "" if years is None else str(years)
 
 
 def _element(name: str, value: str | None, indent: str) -> str:
@@ -279,9 +276,16 @@ def _home_city(address: str | None) -> str:
     return match.group(2) if match else ""
 
 
-def record_export(kind: str, *, shelter_id: int | None, rows: int, encoding: str | None = None,
-                  replaced: int = 0) -> None:
-    """Audit an export (scope, format, size and characters replaced for CP932; never its content)."""
-    audit.record(f"export.{kind}", subject_type="shelter" if shelter_id else "all", subject_id=shelter_id,
-                 shelter_id=shelter_id, detail={"rows": rows, "encoding": encoding, "replaced": replaced})
-    db.session.commit()
+@read_only
+def run_export(kind: str, shelter_id: int | None, write: Callable[[IO[bytes]], ExportCount], target: IO[bytes],
+               *, encoding: str | None = None) -> ExportCount:
+    """Write one export into `target` from one snapshot, and audit it (scope, format, size; never content).
+
+    An export is a read of every listed person's data, audited like any other staff read.
+    """
+    if shelter_id is not None:
+        shelters.get_shelter(shelter_id)
+    count = write(target)
+    audit.read(f"export.{kind}", subject_type="shelter" if shelter_id else "all", subject_id=shelter_id,
+               shelter_id=shelter_id, detail={"rows": count.rows, "encoding": encoding, "replaced": count.replaced})
+    return count

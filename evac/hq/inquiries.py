@@ -15,16 +15,17 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from evac.audit import service as audit
-from evac.checkin.models import Stay, StayStatus
+from evac.common.db import read_only
 from evac.common.errors import ValidationFailed
-from evac.common.textnorm import is_kana, kana_key, name_key
+from evac.common.vocab import STATUS_LABELS, StayStatus, label
 from evac.extensions import db
 from evac.people import service as people
 from evac.people.models import Person
 from evac.shelters.models import Shelter
+from evac.stays.models import Stay
 
 LIMIT = 30
 
@@ -47,10 +48,7 @@ def consents(person: Person) -> dict[str, bool]:
 
 
 def _status_label(status: StayStatus) -> str:
-    return {
-        StayStatus.PRESENT: _("在所"), StayStatus.OUTING: _("外出中"), StayStatus.LEFT: _("退所済み"),
-        StayStatus.TRANSFERRED: _("移動済み"), StayStatus.AT_HOME: _("在宅避難"), StayStatus.IN_CAR: _("車中泊"),
-    }[status]
+    return label(STATUS_LABELS[status])
 
 
 def _answer_text(stay: Stay | None, shelter: Shelter | None) -> str:
@@ -66,6 +64,7 @@ def _answer_text(stay: Stay | None, shelter: Shelter | None) -> str:
     return _("%(shelter)s で受付しましたが、その後退所しています", shelter=shelter.name)
 
 
+@read_only
 def inquire(*, query: str, birth_date: str | None, requester: str) -> dict[str, Any]:
     """Find persons by kana or kanji (prefix) and/or birth date; say what may be told to `requester`.
 
@@ -78,9 +77,7 @@ def inquire(*, query: str, birth_date: str | None, requester: str) -> dict[str, 
         raise ValidationFailed(_("氏名・フリガナか生年月日を入力してください"), fields={"q": "required"})
     stmt = select(Person)
     if text:
-        stmt = stmt.where(people.prefix(Person.kana_key, kana_key(text)) if is_kana(text)
-                          else or_(people.prefix(Person.name_key, name_key(text)),
-                                   people.prefix(Person.kana_key, kana_key(text))))
+        stmt = stmt.where(people.name_condition(text))
     if born is not None:
         stmt = stmt.where(Person.birth_date == born)
     persons = list(db.session.scalars(stmt.order_by(Person.kana_key, Person.id).limit(LIMIT)))
@@ -108,12 +105,11 @@ def inquire(*, query: str, birth_date: str | None, requester: str) -> dict[str, 
             "answer": (_("回答できます: %(text)s", text=_answer_text(stay, shelter)) if allowed[who.value]
                        else _("回答できません: ご本人の同意がないため、安否情報はお答えできません")),
         })
-    audit.record("inquiry.search", subject_type="person", detail={
+    audit.read("inquiry.search", subject_type="person", detail={
         "results": [p.id for p in persons], "requester": who.value,
         "by_name": bool(text), "by_birth_date": born is not None,
         "answerable": [r["person"]["id"] for r in results if r["may_answer"]],
     })
-    db.session.commit()
     return {"requester": who.value, "items": results, "total": len(results), "limit": LIMIT}
 
 

@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from evac.common.db import read_only
 from evac.extensions import db
-from evac.hq.models import ShelterTally
 from evac.shelters.models import Shelter, ShelterStatus
+from evac.stays.models import ShelterTally
 
 SMALL_COUNT = 10
 PAGE_SIZE = 200
@@ -51,6 +52,7 @@ def crowding(status: ShelterStatus, occupancy: int, capacity: int | None) -> Cro
     return Crowding.AVAILABLE
 
 
+@read_only
 def open_shelters(page: int = 1) -> tuple[list[dict[str, Any]], int]:
     """One page of open shelters as the public may see them (no counts), and the number of pages.
 
@@ -69,7 +71,6 @@ def open_shelters(page: int = 1) -> tuple[list[dict[str, Any]], int]:
         .order_by(Shelter.municipality_code, Shelter.name_kana, Shelter.id)
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()
-    db.session.rollback()
     shelters = [
         {"name": r.name, "address": r.address, "lat": r.lat, "lon": r.lon, "kind": r.kind.value,
          "municipality": r.municipality_name,

@@ -17,12 +17,13 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from evac.common.db import now_utc
+from evac.common.db import now_utc, read_only
 from evac.common.textnorm import kana_key
 from evac.extensions import db
-from evac.hq.models import NEED_COLUMNS, OccupancyHour, ShelterTally
 from evac.outbox.models import BatchStatus, OutboxEvent, SyncBatch, SyncConnector
 from evac.shelters.models import Shelter, ShelterStatus
+from evac.shelters.service import get_shelter
+from evac.stays.models import NEED_COLUMNS, OccupancyHour, ShelterTally
 
 ACTIVE = (ShelterStatus.OPEN, ShelterStatus.FULL)
 # Need keys as the API names them (elderly, infant, …), in the order of `Need`.
@@ -98,6 +99,7 @@ def _number(value: float | None) -> str:
     return "null" if value is None or not math.isfinite(value) else repr(value)
 
 
+@read_only
 def occupancy_summary_json() -> str:
     """Totals and one entry per open or full shelter, as the JSON text of GET /api/v1/occupancy.
 
@@ -107,7 +109,6 @@ def occupancy_summary_json() -> str:
     personal data: nothing to audit.
     """
     rows = _summary_rows()
-    db.session.rollback()  # end the read transaction: nothing here is worth holding a snapshot for
     need_totals = [0] * len(NEED_KEYS)
     occupancy_total = households_total = at_home_total = in_car_total = pets_total = 0
     capacity_total = capacity_unknown = near_full = full = 0
@@ -168,12 +169,15 @@ def _hours(now: datetime, hours: int) -> list[datetime]:
     return [current - timedelta(hours=h) for h in range(hours - 1, -1, -1)]
 
 
+@read_only
 def trend(shelter_id: int | None = None, *, hours: int = TREND_HOURS) -> dict[str, Any]:
     """Occupancy at the end of each of the last `hours` clock hours (the last one: now).
 
     Walked back from the current counters with each hour's change (closing − opening), so an hour
     without a change carries the value forward. The total covers every shelter's counters.
     """
+    if shelter_id is not None:
+        get_shelter(shelter_id)  # 404 for a shelter that does not exist
     now = now_utc()
     buckets = _hours(now, hours)
     if shelter_id is None:
@@ -188,7 +192,6 @@ def trend(shelter_id: int | None = None, *, hours: int = TREND_HOURS) -> dict[st
             select(OccupancyHour.hour, OccupancyHour.closing - OccupancyHour.opening)
             .where(OccupancyHour.shelter_id == shelter_id, OccupancyHour.hour >= buckets[0]))
     change_by_hour = {hour: int(change or 0) for hour, change in changes}
-    db.session.rollback()
     points: list[dict[str, Any]] = []
     value = int(current)
     for hour in reversed(buckets):
@@ -198,6 +201,7 @@ def trend(shelter_id: int | None = None, *, hours: int = TREND_HOURS) -> dict[st
     return {"shelter_id": shelter_id, "now": now.isoformat(), "start": value, "points": points}
 
 
+@read_only
 def shelter_sync_states(shelter_ids: Sequence[int], connector: str) -> dict[int, dict[str, Any]]:
     """Per shelter: are its changes delivered to the victim-support system (`ok`), waiting
     (`pending`, with a count), held behind a refused batch (`parked`), or is sync off (`off`)?
@@ -233,7 +237,6 @@ def shelter_sync_states(shelter_ids: Sequence[int], connector: str) -> dict[int,
                                                                  OutboxEvent.shelter_id.in_(ids))
         ):
             (parked if status_of_seq[seq] is BatchStatus.PARKED else pending)[sid] += 1
-    db.session.rollback()
     result = {}
     for sid in ids:
         if parked.get(sid):
@@ -245,6 +248,7 @@ def shelter_sync_states(shelter_ids: Sequence[int], connector: str) -> dict[int,
     return result
 
 
+@read_only
 def find_shelters(query: str, *, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Shelters by name, kana or code (to open a closed one from the HQ page), with their counts."""
     text = query.strip()
@@ -258,5 +262,4 @@ def find_shelters(query: str, *, status: str | None = None, limit: int = 20) -> 
     rows = db.session.execute(stmt.order_by(Shelter.municipality_code, Shelter.name_kana, Shelter.id).limit(limit))
     result = [{"id": r.id, "code": r.code, "name": r.name, "status": r.status.value, "capacity": r.capacity,
                "municipality_name": r.municipality_name, "address": r.address} for r in rows]
-    db.session.rollback()
     return result

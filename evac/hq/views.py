@@ -12,9 +12,8 @@ from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from evac.accounts.auth import current_account, require_roles
+from evac.accounts.auth import api_blueprint, current_account, require_roles
 from evac.accounts.models import Role
-from evac.common.api import api_blueprint
 from evac.common.db import now_utc
 from evac.hq import exports, inquiries, service
 from evac.hq.schemas import (
@@ -26,7 +25,6 @@ from evac.hq.schemas import (
     TrendArgs,
     TrendOut,
 )
-from evac.shelters import service as shelters
 
 blp = api_blueprint("hq-api", __name__, "/api/v1", "本部 / Headquarters")
 bp = Blueprint("hq", __name__, url_prefix="/hq")
@@ -58,8 +56,6 @@ class Trend(MethodView):
     @blp.response(200, TrendOut)
     def get(self, args: dict[str, Any]) -> Response:
         """Occupancy over the last 24 hours, in total or for one shelter (hourly, carried forward)."""
-        if args["shelter_id"] is not None:
-            shelters.get_shelter(args["shelter_id"])
         return _json(service.trend(args["shelter_id"]))
 
 
@@ -98,8 +94,6 @@ def _export_name(kind: str, shelter_id: int | None, extension: str) -> str:
 
 
 def _scope(args: dict[str, Any]) -> int | None:
-    if args["shelter_id"] is not None:
-        shelters.get_shelter(args["shelter_id"])
     return args["shelter_id"]  # type: ignore[no-any-return]
 
 
@@ -108,8 +102,7 @@ def _download(kind: str, shelter_id: int | None, write: Callable[[IO[bytes]], ex
     """Write the export into a temporary file (memory, then disk: bounded memory for a whole
     disaster's roster), audit it with its size, and send it."""
     target = exports.spooled()
-    count = write(target)
-    exports.record_export(kind, shelter_id=shelter_id, rows=count.rows, encoding=encoding, replaced=count.replaced)
+    exports.run_export(kind, shelter_id, write, target, encoding=encoding)
     size = target.tell()
     target.seek(0)
     if size <= exports.IN_MEMORY:

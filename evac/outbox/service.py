@@ -1,23 +1,41 @@
-"""Writing outbox events. Callers add them inside their own transaction; nothing commits here."""
+"""Writing outbox events: part of the writing unit that makes the change they describe."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from sqlalchemy import insert
+
+from evac.common.db import WRITE, UnitConflict, current_unit, now_utc
 from evac.extensions import db
 from evac.outbox.models import OutboxEvent
 
 EVENT_TYPES = frozenset(
     {"checkin", "checkout", "outing", "return", "transfer", "person.updated", "shelter.updated"}
 )
+_PENDING = "outbox.pending"
 
 
 def record(
     event_type: str, *, payload: dict[str, Any], person_id: int | None = None, shelter_id: int | None = None
-) -> OutboxEvent:
-    """Add an outbox event to the current session, to commit with the change it describes."""
+) -> str:
+    """Add an outbox event to the current writing unit; returns its event id.
+
+    The unit's events are inserted together as it commits, in the order they were recorded: on
+    PostgreSQL their sequence numbers are then drawn a moment before the commit, which keeps the
+    window in which the sender may see a gap in `seq` as short as it can be.
+    """
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown outbox event type {event_type!r}")
-    event = OutboxEvent(type=event_type, payload=payload, person_id=person_id, shelter_id=shelter_id)
-    db.session.add(event)
-    return event
+    unit_ = current_unit()
+    if unit_.mode is not WRITE:
+        raise UnitConflict("outbox events need a writing unit")
+    pending: list[dict[str, Any]] | None = unit_.state.get(_PENDING)
+    if pending is None:
+        pending = unit_.state[_PENDING] = []
+        unit_.before_commit(lambda: db.session.execute(insert(OutboxEvent.__table__), pending))
+    event_id = str(uuid.uuid4())
+    pending.append({"event_id": event_id, "type": event_type, "occurred_at": now_utc(), "person_id": person_id,
+                    "shelter_id": shelter_id, "payload": payload})
+    return event_id

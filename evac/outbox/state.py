@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from evac.audit import service as audit
-from evac.common.db import begin_write, now_utc
+from evac.common.db import current_unit, now_utc, read_only, writing
 from evac.common.errors import Conflict, NotFound
 from evac.extensions import db
 from evac.outbox.models import BatchStatus, OutboxEvent, SyncBatch, SyncConnector, SyncLease
@@ -88,16 +88,17 @@ def connector_status(name: str, *, configured: bool) -> dict[str, Any]:
     }
 
 
+@read_only
 def sync_status(configured: str) -> dict[str, Any]:
     """Every connector that has state, plus the configured one even before its first pass."""
     names = set(db.session.scalars(select(SyncConnector.name)))
     if configured in CONNECTORS:
         names.add(configured)
     connectors = [connector_status(n, configured=n == configured) for n in sorted(names)]
-    db.session.rollback()  # end the read transaction: nothing here is worth holding a snapshot for
     return {"connector": configured, "connectors": connectors, "checked_at": now_utc()}
 
 
+@writing
 def request_retry(batch_pk: int, *, account_id: int | None) -> dict[str, Any]:
     """Queue a parked batch for another attempt, under a fresh batch id; audited.
 
@@ -105,18 +106,14 @@ def request_retry(batch_pk: int, *, account_id: int | None) -> dict[str, Any]:
     under the same one. A fresh id (rather than the parked one) because a receiver may remember its
     4xx answer under the old `Idempotency-Key`; the events keep their ids, so nothing doubles.
     """
-    begin_write(db.session)
     query = select(SyncBatch).where(SyncBatch.id == batch_pk)
-    if db.session.get_bind().dialect.name == "postgresql":
+    if current_unit().postgres:
         query = query.with_for_update()
     batch = db.session.scalar(query)
     if batch is None:
-        db.session.rollback()
         raise NotFound(_("指定された送信バッチが見つかりません"), fields={"batch": batch_pk})
     if batch.status is not BatchStatus.PARKED:
-        status = batch.status.value
-        db.session.rollback()
-        raise BatchNotParked(_("この送信バッチは保留中ではないため再送できません"), batch_status=status)
+        raise BatchNotParked(_("この送信バッチは保留中ではないため再送できません"), batch_status=batch.status.value)
     previous = batch.batch_id
     batch.batch_id = str(uuid.uuid4())
     batch.status = BatchStatus.QUEUED
@@ -127,7 +124,5 @@ def request_retry(batch_pk: int, *, account_id: int | None) -> dict[str, Any]:
     audit.record("sync.retry", subject_type="sync_batch", subject_id=batch.id, account_id=account_id,
                  detail={"connector": batch.connector, "previous_batch_id": previous, "batch_id": batch.batch_id,
                          "events": batch.event_count, "first_seq": batch.first_seq, "last_seq": batch.last_seq})
-    out = _batch_out(batch)
-    db.session.commit()
-    return out
+    return _batch_out(batch)
 

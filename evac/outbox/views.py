@@ -8,9 +8,8 @@ from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from evac.accounts.auth import current_account, require_roles
+from evac.accounts.auth import api_blueprint, current_account, require_roles
 from evac.accounts.models import Role
-from evac.common.api import api_blueprint
 from evac.outbox import state
 
 blp = api_blueprint("sync", __name__, "/api/v1/sync", "同期 / Sync to the victim-support system")

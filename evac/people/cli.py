@@ -6,8 +6,6 @@ from pathlib import Path
 
 import click
 
-from evac.cli import fail
-from evac.common.importing import ImportRefused
 from evac.people.importers import import_residents_file
 
 
@@ -18,10 +16,7 @@ def import_residents(file: Path) -> None:
 
     All or nothing: a file with any bad row is refused, each problem listed, nothing stored.
     """
-    try:
-        report = import_residents_file(file)
-    except ImportRefused as exc:
-        fail(str(exc))
+    report = import_residents_file(file)
     click.echo(report.summary())
     for warning in report.warnings:
         click.echo(f"注意 warning: {warning}")

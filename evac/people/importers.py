@@ -38,7 +38,7 @@ from sqlalchemy import insert, select, update
 
 from evac.audit import service as audit
 from evac.common import csvfile
-from evac.common.db import now_utc
+from evac.common.db import now_utc, writing
 from evac.common.importing import ImportRefused, ImportReport, RowError
 from evac.common.textnorm import (
     is_kana,
@@ -48,9 +48,10 @@ from evac.common.textnorm import (
     split_name,
     to_katakana,
 )
+from evac.common.vocab import Need, Sex
 from evac.common.wareki import parse_birth_date, today_in_japan
 from evac.extensions import db
-from evac.people.models import Household, Need, Person, PersonSource, Sex
+from evac.people.models import Household, Person, PersonSource
 
 log = logging.getLogger(__name__)
 
@@ -480,6 +481,17 @@ def _upsert(parsed: _Parsed, report: ResidentImportReport) -> None:
     report.added, report.updated = len(inserts), len(updates)
 
 
+@writing
+def _store_residents(parsed: _Parsed, report: ResidentImportReport) -> None:
+    """Store a checked file in one writing unit (all or nothing), audited."""
+    _store(parsed, report)
+    audit.record("person.import", subject_type="person", detail={
+        "format": "resident_register", "added": report.added, "updated": report.updated,
+        "unchanged": report.unchanged, "households_added": report.households_added,
+        "households_updated": report.households_updated,
+    })
+
+
 def import_residents_bytes(data: bytes, *, today: date | None = None) -> ResidentImportReport:
     """Import a resident extract given as bytes (UTF-8, UTF-8 with BOM or CP932).
 
@@ -499,17 +511,7 @@ def import_residents_bytes(data: bytes, *, today: date | None = None) -> Residen
             parsed.errors,
         )
     report = ResidentImportReport(format=FORMAT, encoding=decoded.encoding_label, warnings=parsed.warnings)
-    try:
-        _store(parsed, report)
-        audit.record("person.import", subject_type="person", detail={
-            "format": "resident_register", "added": report.added, "updated": report.updated,
-            "unchanged": report.unchanged, "households_added": report.households_added,
-            "households_updated": report.households_updated,
-        })
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    _store_residents(parsed, report)
     log.info("resident import done", extra={
         "added": report.added, "updated": report.updated, "unchanged": report.unchanged,
         "households_added": report.households_added, "encoding": decoded.encoding})

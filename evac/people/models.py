@@ -9,32 +9,10 @@ from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from evac.common.db import BigId, UTCDateTime, now_utc, str_enum
+from evac.common.vocab import Need, Sex
 from evac.extensions import db
 
-
 SEARCH_KEY = String(200).with_variant(String(200, collation="C"), "postgresql")
-
-
-class Sex(enum.StrEnum):
-    """④男女の別, with room for those who do not answer."""
-
-    MALE = "male"
-    FEMALE = "female"
-    OTHER = "other"  # 回答しない
-
-
-class Need(enum.IntFlag):
-    """要配慮 categories, stored as a bitmask so shelters can count them in one aggregate."""
-
-    ELDERLY = 1  # 高齢者
-    DISABILITY = 2  # 障害者
-    INFANT = 4  # 乳幼児
-    PREGNANT = 8  # 妊産婦
-    LANGUAGE = 16  # 外国人・言語支援
-    ALLERGY = 32  # アレルギー (details in Person.allergy)
-    MEDICAL = 64  # 医療機器・慢性疾患
-    CARE = 128  # 要介護
-    INJURY = 256  # 病気・けが
 
 
 class PersonSource(enum.StrEnum):
@@ -51,12 +29,13 @@ class Household(db.Model):  # type: ignore[name-defined]
     """A 世帯 as on the resident register (or formed at the desk for walk-ins)."""
 
     __tablename__ = "household"
+    __table_args__ = (Index("ix_household_district", "district"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)  # 世帯番号
     postal_code: Mapped[str | None] = mapped_column(String(8))
     address: Mapped[str | None] = mapped_column(String(300))
-    district: Mapped[str | None] = mapped_column(String(50), index=True)
+    district: Mapped[str | None] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
     members: Mapped[list[Person]] = relationship(back_populates="household", order_by="Person.id")
@@ -71,10 +50,11 @@ class Person(db.Model):  # type: ignore[name-defined]
         Index("ix_person_kana_key", "kana_key"),
         Index("ix_person_name_key", "name_key"),
         Index("ix_person_birth_date_name_key", "birth_date", "name_key"),
+        Index("ix_person_household_id", "household_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))
     family_name: Mapped[str] = mapped_column(String(100))
     given_name: Mapped[str] = mapped_column(String(100), default="")
     family_name_kana: Mapped[str] = mapped_column(String(100), default="")

@@ -1,4 +1,7 @@
-"""Finding, matching, registering and describing persons. Every staff read is audited."""
+"""Finding, matching, registering and describing persons. Every staff read is audited.
+
+These functions join the caller's unit of work, except `search`, which is a unit of its own.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +9,28 @@ import re
 import unicodedata
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, or_, select
 
-from evac.accounts.models import Role, StaffAccount, staff_shelter
+from evac.accounts.service import Principal
 from evac.audit import service as audit
-from evac.checkin.models import Stay
+from evac.common.db import read_only
 from evac.common.errors import DomainError, NotFound, ValidationFailed
 from evac.common.textnorm import is_kana, kana_key, looks_like_individual_number, name_key, split_name
+from evac.common.vocab import NEED_KEYS, Sex, need_keys, needs_mask
 from evac.common.wareki import parse_birth_date
 from evac.extensions import db
-from evac.people.models import Household, Need, Person, PersonSource, Sex
+from evac.people.models import Household, Person, PersonSource
 from evac.shelters.models import Shelter
+from evac.stays import service as stays
+from evac.stays.models import Stay
 
-NEED_KEYS: dict[str, Need] = {
-    "elderly": Need.ELDERLY, "disability": Need.DISABILITY, "infant": Need.INFANT,
-    "pregnant": Need.PREGNANT, "language": Need.LANGUAGE, "allergy": Need.ALLERGY,
-    "medical": Need.MEDICAL, "care": Need.CARE, "injury": Need.INJURY,
-}
+__all__ = ["NEED_KEYS", "need_keys", "needs_mask"]
+
 SEX_WORDS = {
     "male": Sex.MALE, "female": Sex.FEMALE, "other": Sex.OTHER, "男": Sex.MALE, "女": Sex.FEMALE,
     "男性": Sex.MALE, "女性": Sex.FEMALE, "1": Sex.MALE, "2": Sex.FEMALE, "3": Sex.OTHER, "9": Sex.OTHER,
@@ -36,6 +40,8 @@ _ADDRESS_NUMBERS = [
     (re.compile(r"(\d+)丁目"), r"\1-"), (re.compile(r"(\d+)番地?"), r"\1-"), (re.compile(r"(\d+)号"), r"\1-"),
 ]
 SEARCH_LIMIT = 50
+_PERSON = Person.__table__
+_HOUSEHOLD = Household.__table__
 
 
 class PossibleDuplicate(DomainError):
@@ -84,19 +90,6 @@ def refuse_individual_numbers(values: dict[str, Any]) -> None:
         )
 
 
-def needs_mask(keys: Iterable[str]) -> int:
-    """Need keys (elderly, infant, …) as the stored bitmask."""
-    mask = 0
-    for key in keys:
-        mask |= NEED_KEYS[key]
-    return mask
-
-
-def need_keys(mask: int) -> list[str]:
-    """The stored bitmask as need keys, in a stable order."""
-    return [key for key, flag in NEED_KEYS.items() if mask & flag]
-
-
 def parse_sex(text: str) -> Sex:
     """Sex as a card reader, a paper card or the API writes it."""
     sex = SEX_WORDS.get(unicodedata.normalize("NFKC", text).strip().lower())
@@ -130,29 +123,29 @@ def address_key(address: str | None) -> str:
     return text.strip("-")
 
 
-def person_summary(person: Person) -> dict[str, Any]:
-    """What staff see of a person at the desk."""
-    household = person.household
+def person_summary(person: Any, household_number: str | None = None,
+                   district: str | None = None) -> dict[str, Any]:
+    """What staff see of a person at the desk (from an ORM person or a row of the person table)."""
     return {
         "id": person.id,
         "family_name": person.family_name,
         "given_name": person.given_name,
         "family_name_kana": person.family_name_kana,
         "given_name_kana": person.given_name_kana,
-        "birth_date": person.birth_date,
-        "sex": person.sex.value,
+        "birth_date": person.birth_date.isoformat() if person.birth_date else None,
+        "sex": Sex(person.sex).value,
         "address": person.address,
         "household_id": person.household_id,
-        "household_number": household.number if household else None,
-        "district": household.district if household else None,
-        "needs": need_keys(person.needs),
+        "household_number": household_number,
+        "district": district,
+        "needs": need_keys(person.needs or 0),
         "allergy": person.allergy,
-        "pets": person.pets,
+        "pets": person.pets or 0,
         "language": person.language,
     }
 
 
-def sync_payload(person: Person) -> dict[str, Any]:
+def sync_payload(person: Any) -> dict[str, Any]:
     """The person as the victim-support system receives it (安否情報収集様式 items)."""
     return {
         "id": person.id,
@@ -161,36 +154,64 @@ def sync_payload(person: Person) -> dict[str, Any]:
         "family_name_kana": person.family_name_kana,
         "given_name_kana": person.given_name_kana,
         "birth_date": person.birth_date.isoformat() if person.birth_date else None,
-        "sex": person.sex.value,
+        "sex": Sex(person.sex).value,
         "postal_code": person.postal_code,
         "address": person.address,
         "phone": person.phone,
         "nationality": person.nationality,
         "language": person.language,
-        "needs": need_keys(person.needs),
+        "needs": need_keys(person.needs or 0),
         "allergy": person.allergy,
         "condition_note": person.condition_note,
         "household_id": person.household_id,
         "consent": {
-            "relatives": person.consent_relatives,
-            "acquaintances": person.consent_acquaintances,
-            "public": person.consent_public,
+            "relatives": bool(person.consent_relatives),
+            "acquaintances": bool(person.consent_acquaintances),
+            "public": bool(person.consent_public),
         },
     }
 
 
-def match_card(card: dict[str, str]) -> tuple[list[Person], dict[str, Any]]:
+def persons_by_id(person_ids: Sequence[int], *, lock: bool = False) -> dict[int, Any]:
+    """Person rows (all columns) by id; with `lock`, row-locked on PostgreSQL in id order."""
+    if not person_ids:
+        return {}
+    stmt = select(_PERSON).where(_PERSON.c.id.in_(list(person_ids))).order_by(_PERSON.c.id)
+    if lock:
+        # Id order on every desk: two desks locking overlapping households cannot deadlock.
+        stmt = stmt.with_for_update()
+    return {row.id: row for row in db.session.execute(stmt)}
+
+
+def household_numbers(household_ids: Iterable[int | None]) -> dict[int, tuple[str, str | None]]:
+    """Household number and district by household id."""
+    ids = sorted({h for h in household_ids if h is not None})
+    if not ids:
+        return {}
+    return {r.id: (r.number, r.district) for r in db.session.execute(
+        select(_HOUSEHOLD.c.id, _HOUSEHOLD.c.number, _HOUSEHOLD.c.district).where(_HOUSEHOLD.c.id.in_(ids)))}
+
+
+def household_member_ids(household_id: int | None, person_id: int) -> list[int]:
+    """The ids of a person's household (the person alone if they have none), in id order."""
+    if household_id is None:
+        return [person_id]
+    return list(db.session.scalars(select(_PERSON.c.id).where(_PERSON.c.household_id == household_id)
+                                   .order_by(_PERSON.c.id)))
+
+
+def match_card(card: dict[str, str]) -> tuple[list[Any], dict[str, Any]]:
     """Persons matching a My Number card's four basic items (birth date + name + address).
 
-    Returns the matches and the parsed items (for registering a new person when none match).
+    Returns the matching person rows and the parsed items (for registering a new person when
+    none match).
     """
     family, given = split_name(card["name"])
     birth = parse_date_field(card["birth_date"], "card.birth_date")
     sex = parse_sex(card["sex"])
     key = name_key(family, given)
-    same_name = list(db.session.scalars(
-        select(Person).where(Person.birth_date == birth, Person.name_key == key).order_by(Person.id)
-    ))
+    same_name = list(db.session.execute(
+        select(_PERSON).where(_PERSON.c.birth_date == birth, _PERSON.c.name_key == key).order_by(_PERSON.c.id)))
     wanted = address_key(card["address"])
     matches = [p for p in same_name if address_key(p.address) == wanted]
     parsed = {"family_name": family, "given_name": given, "birth_date": birth, "sex": sex,
@@ -198,19 +219,18 @@ def match_card(card: dict[str, str]) -> tuple[list[Person], dict[str, Any]]:
     return matches, parsed
 
 
-def duplicates_of(values: dict[str, Any]) -> list[Person]:
-    """Registered persons with the same birth date and normalised name."""
+def duplicates_of(values: dict[str, Any]) -> list[Any]:
+    """Registered persons with the same birth date and normalised name (rows)."""
     key = name_key(values["family_name"], values.get("given_name"))
-    return list(db.session.scalars(
-        select(Person).where(Person.birth_date == values["birth_date"], Person.name_key == key)
-        .order_by(Person.id).limit(10)
-    ))
+    return list(db.session.execute(
+        select(_PERSON).where(_PERSON.c.birth_date == values["birth_date"], _PERSON.c.name_key == key)
+        .order_by(_PERSON.c.id).limit(10)))
 
 
 def create_person(values: dict[str, Any], *, source: PersonSource, household_id: int | None = None) -> Person:
     """Register a person (walk-in or card), in a household of their own unless one is given.
 
-    Joins the caller's transaction; the caller writes the audit and outbox events.
+    Joins the caller's writing unit; the caller writes the audit and outbox events.
     """
     kana = [values.get("family_name_kana") or "", values.get("given_name_kana") or ""]
     if any(k and not is_kana(k) for k in kana):
@@ -256,13 +276,39 @@ def create_person(values: dict[str, Any], *, source: PersonSource, household_id:
 
 
 def prefix(column: Any, start: str) -> Any:
-    """`column` starts with `prefix`, as an index range."""
+    """`column` starts with `start`, as an index range."""
     # A range rather than LIKE: both databases answer it from a plain b-tree index.
     return and_(column >= start, column < start + "\U0010ffff")
 
 
-def search(account: StaffAccount, query: str, *, birth_date: date | None = None,
-           limit: int = SEARCH_LIMIT) -> list[tuple[Person, Stay | None]]:
+def name_condition(text: str) -> Any:
+    """Kana or kanji prefix of the normalised name keys (kana text searches the kana key only)."""
+    if is_kana(text):
+        return prefix(_PERSON.c.kana_key, kana_key(text))
+    return or_(prefix(_PERSON.c.name_key, name_key(text)), prefix(_PERSON.c.kana_key, kana_key(text)))
+
+
+@dataclass(frozen=True)
+class Found:
+    """A person found by a search, with their open stay (if they have one)."""
+
+    person: Any
+    stay_shelter_id: int | None
+    stay_status: str | None
+    household_number: str | None
+    district: str | None
+
+    def summary(self) -> dict[str, Any]:
+        """The person as the desk shows them, with their whereabouts (shelter id and status)."""
+        item = person_summary(self.person, self.household_number, self.district)
+        item["whereabouts"] = (None if self.stay_shelter_id is None
+                               else {"shelter_id": self.stay_shelter_id, "status": self.stay_status})
+        return item
+
+
+@read_only
+def search(account: Principal, query: str, *, birth_date: date | None = None,
+           limit: int = SEARCH_LIMIT) -> list[Found]:
     """Prefix search by kana or kanji (normalised), optionally by birth date; scoped and audited.
 
     Staff find anyone not staying elsewhere (to identify walk-ins) and those at their shelters;
@@ -271,60 +317,70 @@ def search(account: StaffAccount, query: str, *, birth_date: date | None = None,
     text = unicodedata.normalize("NFKC", query).strip()
     if not text and birth_date is None:
         raise ValidationFailed(_("検索する名前かフリガナを入力してください"), fields={"q": "required"})
-    stmt = select(Person, Stay).outerjoin(Stay, and_(Stay.person_id == Person.id, Stay.checked_out_at.is_(None)))
+    stay = Stay.__table__
+    stmt = (select(_PERSON, stay.c.shelter_id.label("stay_shelter_id"), stay.c.status.label("stay_status"),
+                   _HOUSEHOLD.c.number.label("household_number"), _HOUSEHOLD.c.district.label("household_district"))
+            .outerjoin(stay, and_(stay.c.person_id == _PERSON.c.id, stay.c.checked_out_at.is_(None)))
+            .outerjoin(_HOUSEHOLD, _HOUSEHOLD.c.id == _PERSON.c.household_id))
     if text:
-        stmt = stmt.where(prefix(Person.kana_key, kana_key(text)) if is_kana(text)
-                          else or_(prefix(Person.name_key, name_key(text)),
-                                   prefix(Person.kana_key, kana_key(text))))
+        stmt = stmt.where(name_condition(text))
     if birth_date is not None:
-        stmt = stmt.where(Person.birth_date == birth_date)
-    if account.role is Role.STAFF:
-        mine = select(staff_shelter.c.shelter_id).where(staff_shelter.c.account_id == account.id)
-        stmt = stmt.where(or_(Stay.id.is_(None), Stay.shelter_id.in_(mine)))
-    rows = [(p, s) for p, s in db.session.execute(stmt.order_by(Person.kana_key, Person.id).limit(limit))]
-    audit.record("person.search", subject_type="person", outcome="ok",
-                 detail={"results": [p.id for p, _ in rows], "by_birth_date": birth_date is not None})
-    db.session.commit()
-    return rows
+        stmt = stmt.where(_PERSON.c.birth_date == birth_date)
+    scope = account.scope()
+    if scope is not None:
+        stmt = stmt.where(or_(stay.c.id.is_(None), stay.c.shelter_id.in_(sorted(scope))))
+    rows = db.session.execute(stmt.order_by(_PERSON.c.kana_key, _PERSON.c.id).limit(limit)).all()
+    audit.read("person.search", subject_type="person",
+               detail={"results": [r.id for r in rows], "by_birth_date": birth_date is not None})
+    return [Found(r, r.stay_shelter_id, r.stay_status, r.household_number, r.household_district) for r in rows]
 
 
-def person_in_scope(account: StaffAccount, person_id: int) -> Person:
-    """The person, if this account may look them up by id; else `NotFound` (as if unknown).
+def person_in_scope(account: Principal, person_id: int) -> Any:
+    """The person row, if this account may look them up by id; else `NotFound` (as if unknown).
 
     The same rule as `search`: staff reach people with no open stay (walk-ins to identify) and
     people at their own shelters, never people staying at another shelter — so ids cannot be
     walked to read other shelters' evacuees. A presented card (QR, My Number, IC) is not limited
     by this: the person is standing at the desk.
     """
-    person = db.session.get(Person, person_id)
+    person = persons_by_id([person_id]).get(person_id)
     if person is None:
         raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
-    if account.role is Role.STAFF:
-        stay = db.session.scalar(select(Stay).where(Stay.person_id == person_id, Stay.checked_out_at.is_(None)))
-        if stay is not None and not account.can_access_shelter(stay.shelter_id):
+    scope = account.scope()
+    if scope is not None:
+        stay = stays.open_stays_of([person_id]).get(person_id)
+        if stay is not None and stay.shelter_id not in scope:
             raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
     return person
 
 
-def household_in_scope(account: StaffAccount, household_id: int, shelter_id: int) -> None:
+def household_in_scope(account: Principal, household_id: int, shelter_id: int) -> None:
     """Staff may add a walk-in to a household only if one of its members is at their shelter."""
-    if account.role is not Role.STAFF:
+    if account.sees_all:
         return
+    stay = Stay.__table__
     here = db.session.scalar(
-        select(Stay.id).join(Person, Person.id == Stay.person_id)
-        .where(Person.household_id == household_id, Stay.shelter_id == shelter_id, Stay.checked_out_at.is_(None))
-        .limit(1))
+        select(stay.c.id).join(_PERSON, _PERSON.c.id == stay.c.person_id)
+        .where(_PERSON.c.household_id == household_id, stay.c.shelter_id == shelter_id,
+               stay.c.checked_out_at.is_(None)).limit(1))
     if here is None:
         raise ValidationFailed(_("この避難所に受付済みの世帯員がいる世帯だけを指定できます"),
                                fields={"household_id": "no member at this shelter"})
 
 
-def whereabouts(person_ids: Sequence[int]) -> dict[int, tuple[Stay, Shelter]]:
-    """Open stays (and their shelters) of the given persons."""
-    if not person_ids:
+@dataclass(frozen=True)
+class Whereabouts:
+    """Where a person with an open stay is."""
+
+    stay: stays.StayRow
+    shelter_name: str
+
+
+def whereabouts(person_ids: Sequence[int]) -> dict[int, Whereabouts]:
+    """Open stays (with their shelters' names) of the given persons."""
+    found = stays.open_stays_of(person_ids)
+    if not found:
         return {}
-    rows = db.session.execute(
-        select(Stay, Shelter).join(Shelter, Shelter.id == Stay.shelter_id)
-        .where(Stay.person_id.in_(person_ids), Stay.checked_out_at.is_(None))
-    )
-    return {stay.person_id: (stay, shelter) for stay, shelter in rows}
+    names = dict(db.session.execute(select(Shelter.id, Shelter.name).where(
+        Shelter.id.in_({s.shelter_id for s in found.values()}))).all())
+    return {pid: Whereabouts(stay, names.get(stay.shelter_id, "")) for pid, stay in found.items()}

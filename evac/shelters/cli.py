@@ -7,8 +7,6 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from evac.cli import fail
-from evac.common.importing import ImportRefused
 from evac.shelters.importers import import_shelters_file
 
 
@@ -17,11 +15,7 @@ from evac.shelters.importers import import_shelters_file
 @with_appcontext
 def import_shelters(file: Path) -> None:
     """Import shelters from a GSI CSV/GeoJSON or 自治体標準オープンデータ CSV file (format auto-detected)."""
-    try:
-        report = import_shelters_file(file)
-    except ImportRefused as exc:
-        fail(str(exc))
-        return
+    report = import_shelters_file(file)
     click.echo(report.summary())
     for warning in report.warnings:
         click.echo(warning, err=True)

@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from sqlalchemy import insert, select, text, update
 
 from evac.common import csvfile
-from evac.common.db import now_utc
+from evac.common.db import current_unit, now_utc, writing
 from evac.common.importing import ImportRefused, ImportReport, RowError
 from evac.extensions import db
 from evac.shelters.models import Hazard, Shelter, ShelterKind, ShelterStatus
@@ -229,14 +229,14 @@ def import_shelters_bytes(data: bytes, name: str) -> ImportReport:
     Owns its transaction: everything is validated first, then stored and committed in one go;
     a refused file (`ImportRefused`, listing every bad line) leaves the database as it was.
     """
-    try:
-        parsed = _parse(data, name)
-        report = _store(parsed)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return report
+    parsed = _parse(data, name)
+    return _store_parsed(parsed)
+
+
+@writing
+def _store_parsed(parsed: _Parsed) -> ImportReport:
+    """Store a checked file in one writing unit (all or nothing)."""
+    return _store(parsed)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -579,7 +579,7 @@ def _refresh_statistics(inserted: int) -> None:
     idempotent re-import of 82,557 shelters from seconds into minutes. ANALYZE gives the planner
     real numbers and invalidates cached plans in every session.
     """
-    if inserted >= LOOKUP_CHUNK and db.session.get_bind().dialect.name == "postgresql":
+    if inserted >= LOOKUP_CHUNK and current_unit().postgres:
         db.session.execute(text(f"ANALYZE {Shelter.__tablename__}"))
 
 

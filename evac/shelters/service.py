@@ -2,35 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from evac.accounts.models import Role, StaffAccount, staff_shelter
 from evac.audit import service as audit
-from evac.checkin.models import StayStatus
-from evac.common.db import now_utc
+from evac.common.db import now_utc, read_only, writing
 from evac.common.errors import NotFound, ValidationFailed
 from evac.extensions import db
-from evac.hq import tallies
-from evac.hq.models import ShelterTally
 from evac.outbox import service as outbox
 from evac.shelters.models import Shelter, ShelterStatus
+from evac.stays import service as stays
+from evac.stays.service import Occupancy
 
-# People who sleep at the shelter; those registered there but at home or in a car are counted apart.
-OCCUPYING = (StayStatus.PRESENT, StayStatus.OUTING)
-
-
-@dataclass(frozen=True)
-class Occupancy:
-    """Live counts for one shelter."""
-
-    occupancy: int = 0
-    households: int = 0
-    last_change: datetime | None = None
+__all__ = ["Occupancy", "ShelterPage", "get_shelter", "list_shelters", "shelter_payload", "update_shelter"]
 
 
 @dataclass(frozen=True)
@@ -42,38 +29,13 @@ class ShelterPage:
     next_cursor: int | None
 
 
-def occupancy_for(shelter_ids: Iterable[int]) -> dict[int, Occupancy]:
-    """Occupancy and household counts of the given shelters, from the HQ counters.
-
-    The counters move with every stay change in its own transaction (`evac.hq.tallies`), so this
-    reads one row per shelter instead of counting open stays; changes the caller's transaction
-    has made but not yet applied to the counters are applied first, so they are included.
-    """
-    ids = list(shelter_ids)
-    if not ids:
-        return {}
-    tallies.apply_pending()
-    rows = db.session.execute(
-        select(ShelterTally.shelter_id, ShelterTally.occupancy, ShelterTally.households, ShelterTally.updated_at)
-        .where(ShelterTally.shelter_id.in_(ids))
-    )
-    return {sid: Occupancy(n, households, last) for sid, n, households, last in rows}
-
-
-def _visible(account: StaffAccount):  # type: ignore[no-untyped-def]
+@read_only
+def list_shelters(scope: frozenset[int] | None, *, limit: int = 100, cursor: int | None = None,
+                  status: str | None = None) -> ShelterPage:
+    """Shelters within `scope` (None: every shelter), by id, keyset-paginated so deep pages stay fast."""
     query = select(Shelter)
-    if account.role is Role.STAFF:
-        query = query.join(staff_shelter, staff_shelter.c.shelter_id == Shelter.id).where(
-            staff_shelter.c.account_id == account.id
-        )
-    return query
-
-
-def list_shelters(
-    account: StaffAccount, *, limit: int = 100, cursor: int | None = None, status: str | None = None
-) -> ShelterPage:
-    """Shelters the account may see, by id, keyset-paginated so deep pages stay fast."""
-    query = _visible(account)
+    if scope is not None:
+        query = query.where(Shelter.id.in_(sorted(scope)))
     if status:
         query = query.where(Shelter.status == ShelterStatus(status))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -82,17 +44,24 @@ def list_shelters(
     shelters = list(db.session.scalars(query.order_by(Shelter.id).limit(limit + 1)))
     more = len(shelters) > limit
     shelters = shelters[:limit]
-    counts = occupancy_for(s.id for s in shelters)
+    counts = stays.occupancy_for(s.id for s in shelters)
     items = [(s, counts.get(s.id, Occupancy())) for s in shelters]
     return ShelterPage(items, total, shelters[-1].id if more else None)
 
 
 def get_shelter(shelter_id: int) -> Shelter:
-    """The shelter with this id, or `NotFound`."""
+    """The shelter with this id, or `NotFound` (joins the caller's unit)."""
     shelter = db.session.get(Shelter, shelter_id)
     if shelter is None:
         raise NotFound(_("避難所が見つかりません"), shelter_id=shelter_id)
     return shelter
+
+
+@read_only
+def shelter_with_occupancy(shelter_id: int) -> tuple[Shelter, Occupancy]:
+    """One shelter and its live counts."""
+    shelter = get_shelter(shelter_id)
+    return shelter, stays.occupancy_for([shelter_id]).get(shelter_id, Occupancy())
 
 
 def shelter_payload(shelter: Shelter) -> dict[str, object]:
@@ -107,8 +76,9 @@ def shelter_payload(shelter: Shelter) -> dict[str, object]:
     }
 
 
+@writing
 def update_shelter(shelter_id: int, *, status: str | None = None, capacity: int | None = None,
-                   capacity_given: bool = False) -> Shelter:
+                   capacity_given: bool = False) -> tuple[Shelter, Occupancy]:
     """Open, close, mark full or set the capacity; audited, with a `shelter.updated` outbox event."""
     shelter = get_shelter(shelter_id)
     changes: dict[str, object] = {}
@@ -126,8 +96,9 @@ def update_shelter(shelter_id: int, *, status: str | None = None, capacity: int 
             shelter.closed_at = now_utc()
         shelter.status = new
     if changes:
+        shelter.updated_at = now_utc()
+        db.session.flush()
         audit.record("shelter.update", subject_type="shelter", subject_id=shelter.id,
                      shelter_id=shelter.id, detail=changes)
         outbox.record("shelter.updated", payload={"shelter": shelter_payload(shelter)}, shelter_id=shelter.id)
-    db.session.commit()
-    return shelter
+    return shelter, stays.occupancy_for([shelter_id]).get(shelter_id, Occupancy())

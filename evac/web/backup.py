@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 from sqlalchemy.engine import make_url
 
-from evac.cli import fail
 from evac.extensions import db
 
 
@@ -49,7 +48,7 @@ def backup(target: Path) -> None:
     beside it), start evac. On PostgreSQL use pg_dump -Fc and pg_restore instead.
     """
     if db.engine.dialect.name != "sqlite":
-        fail("PostgreSQL: pg_dump -Fc -f evac.dump \"$EVAC_DATABASE_URL\" でバックアップし、"
+        raise click.ClickException("PostgreSQL: pg_dump -Fc -f evac.dump \"$EVAC_DATABASE_URL\" でバックアップし、"
              "pg_restore --clean -d <URL> evac.dump で復元してください")
     pages = backup_sqlite(target)
     click.echo(f"backup: {target} ({pages} pages, integrity ok)")

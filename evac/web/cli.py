@@ -60,11 +60,9 @@ def health(url: str) -> None:
     """Exit 0 if the database answers (and, with --url, the web server); for container healthchecks."""
     import urllib.request
 
-    from sqlalchemy import text
+    from evac.web.views import _database_answers
 
-    from evac.extensions import db
-
-    db.session.execute(text("SELECT 1"))
+    _database_answers()
     if url:
         with urllib.request.urlopen(url, timeout=4) as response:  # noqa: S310 - operator-given URL
             if response.status != 200:

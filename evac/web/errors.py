@@ -8,9 +8,11 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from evac.common.db import DatabaseUnavailable, is_unavailable
 from evac.common.errors import Conflict, DomainError, error_body
 from evac.extensions import db
 
@@ -27,6 +29,7 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "validation_failed",
     429: "too_many_requests",
+    503: "database_unavailable",
 }
 
 
@@ -42,6 +45,7 @@ def _messages() -> dict[int, str]:
         422: _("入力内容に誤りがあります"),
         429: _("リクエストが多すぎます。しばらく待ってから再度お試しください"),
         500: _("サーバー内部でエラーが発生しました"),
+        503: _("混み合っています。受付は保留され、少し待ってから自動で送信されます"),
     }
 
 
@@ -104,9 +108,36 @@ def handle_out_of_range(error: Exception) -> tuple[Response | str, int]:
     return _respond(404, "not_found", _messages()[404])
 
 
+def handle_unavailable(error: Exception) -> tuple[Response | str, int]:
+    """The database cannot be had just now: 503 with Retry-After; the desk queues and retries."""
+    db.session.rollback()
+    retry_after = error.retry_after if isinstance(error, DatabaseUnavailable) else 2
+    reason = error.reason if isinstance(error, DatabaseUnavailable) else type(error).__name__
+    log.warning("database unavailable", extra={"reason": reason})
+    body, status = _respond(503, "database_unavailable", _messages()[503])
+    response = body if isinstance(body, Response) else Response(body, mimetype="text/html")
+    response.status_code = status
+    response.headers["Retry-After"] = str(retry_after)
+    return response, status
+
+
+def handle_database_error(error: DBAPIError) -> tuple[Response | str, int]:
+    """A driver error outside the unit's own mapping: unavailable → 503, anything else is a bug."""
+    if is_unavailable(error):
+        return handle_unavailable(error)
+    return handle_internal_error(error)
+
+
 def handle_internal_error(error: Exception) -> tuple[Response | str, int]:
-    """A bug: log it with the request id, tell the client nothing about the data involved."""
+    """A bug: log its type with the request id, tell the client nothing about the data involved.
+
+    Only the exception's type and the traceback's frames are logged: messages of database and
+    parsing errors embed the values involved, and those may be names or addresses.
+    """
     original = getattr(error, "original_exception", None) or error
+    if isinstance(original, DatabaseUnavailable | PoolTimeout) or (
+            isinstance(original, DBAPIError) and is_unavailable(original)):
+        return handle_unavailable(original)
     if not isinstance(original, HTTPException):
         log.error("unhandled error", exc_info=original)
     db.session.rollback()
@@ -120,6 +151,9 @@ def register(app: Flask) -> None:
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(OverflowError, handle_out_of_range)
     app.register_error_handler(DataError, handle_out_of_range)
+    app.register_error_handler(DatabaseUnavailable, handle_unavailable)
+    app.register_error_handler(PoolTimeout, handle_unavailable)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(InternalServerError, handle_internal_error)
     app.register_error_handler(Exception, handle_internal_error)

@@ -17,8 +17,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 from sqlalchemy import text
 
-from evac.common.db import now_utc
-from evac.common.wareki import TOKYO
+from evac.common.db import DatabaseUnavailable, now_utc, read_only
+from evac.common.vocab import TOKYO
 from evac.extensions import db
 from evac.hq import public
 
@@ -29,13 +29,17 @@ PUBLIC_LANGUAGES = ("ja", "en", "easy")  # easy: やさしい日本語, a wordin
 PUBLIC_MAX_AGE = 30
 
 
+@read_only
+def _database_answers() -> None:
+    db.session.execute(text("SELECT 1"))
+
+
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     """Liveness and database check for load balancers and the container healthcheck."""
     try:
-        db.session.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any database failure means "not healthy"
-        db.session.rollback()
+        _database_answers()
+    except DatabaseUnavailable:
         return jsonify({"status": "error", "database": "unreachable"}), 503
     return jsonify({"status": "ok", "database": "ok"})
 

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from evac.accounts.models import Role
 from evac.cards import service as cards
-from evac.checkin.models import Stay
 from evac.extensions import db as _db
 from evac.people.models import Person
+from evac.stays.models import Stay
 from tests import factories
 from tests.browser.conftest import screenshot
 

@@ -79,8 +79,8 @@ def test_existing_cards_are_reprinted_and_missing_ones_issued(db, town) -> None:
     assert (tally.printed, tally.issued, tally.reused, tally.revoked) == (6, 5, 1, 0)
     for person in town.values():
         card = printed[str(person.id)]
-        assert cards.resolve(card.payload).id == person.id  # every printed token verifies
-        assert cards.resolve(card.fallback_code).id == person.id
+        assert cards.resolve(card.payload).person_id == person.id  # every printed token verifies
+        assert cards.resolve(card.fallback_code).person_id == person.id
     # Printing again issues nothing: the same cards come out.
     again = {c.ref: c.payload for c in _printed(cards.CardSelection(everyone=True))}
     assert again == {ref: card.payload for ref, card in printed.items()}
@@ -102,7 +102,7 @@ def test_reissue_revokes_the_old_cards(db, town) -> None:
     for ref, payload in old.items():
         with pytest.raises(cards.CardRevoked):
             cards.resolve(payload)
-        assert cards.resolve(new[ref]).id == int(ref)
+        assert cards.resolve(new[ref]).person_id == int(ref)
     active = db.session.scalar(select(func.count()).select_from(Card).where(Card.revoked_at.is_(None)))
     assert active == 2
 
@@ -122,7 +122,7 @@ def test_cli_prints_the_selection_into_one_pdf_whose_codes_scan(app, db, runner,
     for slot, person in enumerate(expected):
         inside = [code.text for code in found if pdfcheck.in_box(code, pdfcheck.card_box(A_ONE_51002, slot))]
         assert len(inside) == 1
-        assert cards.resolve(inside[0]).id == person.id
+        assert cards.resolve(inside[0]).person_id == person.id
     text = pdfcheck.text(pdf)
     assert "山田\u3000太郎" in text and "旅人" in text and "下田" not in text
     assert all(pdfcheck.fonts(pdf).values())
@@ -141,7 +141,7 @@ def test_cli_reissue_and_parallel_workers(app, db, runner, town, tmp_path: Path)
     for code in old_codes:
         with pytest.raises(cards.CardRevoked):
             cards.resolve(code)
-    assert {cards.resolve(code).id for code in new_codes} == {p.id for p in town.values()}
+    assert {cards.resolve(code).person_id for code in new_codes} == {p.id for p in town.values()}
 
 
 def test_cli_refuses_unknown_selections_and_writes_nothing(app, db, runner, town, tmp_path: Path) -> None:
@@ -165,5 +165,5 @@ def test_cli_reports_cards_printed_with_changed_text_by_id_only(app, db, runner,
     assert f"person id: {odd.id}" in result.output and "〓" in result.output
     assert "長長長" not in result.output  # names never go to the terminal log
     code = pdfcheck.decode(pdfcheck.render(out.read_bytes(), 0))
-    assert [cards.resolve(c.text).id for c in code] == [odd.id]
+    assert [cards.resolve(c.text).person_id for c in code] == [odd.id]
     assert tokens.decode(cards.card_key(), code[0].text).person_id == odd.id

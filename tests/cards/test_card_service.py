@@ -13,7 +13,7 @@ from evac.audit.models import AuditEvent
 from evac.cards import service as cards
 from evac.cards import tokens
 from evac.cards.models import Card
-from evac.checkin.models import Stay
+from evac.stays.models import Stay
 from tests import factories
 from tests.checkin.helpers import post_checkin
 
@@ -30,7 +30,7 @@ def test_new_card_revokes_the_old_one(db) -> None:
     second, payload = cards.issue_card(person.id)
     db.session.refresh(first)
     assert first.revoked_at is not None and second.revoked_at is None and first.serial != second.serial
-    assert cards.resolve(payload).id == person.id
+    assert cards.resolve(payload).person_id == person.id
 
 
 def _refusal(client, desk, payload: str):
@@ -75,7 +75,7 @@ def test_cli_cards_token_prints_only_a_verifying_payload(runner, db) -> None:
     assert result.exit_code == 0, result.output
     payload = result.output.strip()
     assert result.output == payload + "\n" and payload.startswith("EV1:")
-    assert cards.resolve(payload).id == person.id
+    assert cards.resolve(payload).person_id == person.id
     assert db.session.scalars(select(Card)).one().person_id == person.id
 
 

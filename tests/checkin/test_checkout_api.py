@@ -9,9 +9,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from evac.accounts.models import Role
-from evac.checkin.models import Stay
 from evac.outbox.models import OutboxEvent
 from evac.shelters.models import ShelterStatus
+from evac.stays.models import Stay
 from tests import factories
 from tests.checkin.helpers import post_checkin, post_checkout, qr_for
 

@@ -11,10 +11,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from evac.accounts.models import Role
-from evac.checkin.models import ClientRequest, Stay, StayStatus
+from evac.checkin.models import ClientRequest
+from evac.common.vocab import StayStatus
 from evac.extensions import db as _db
 from evac.outbox.models import OutboxEvent
 from evac.people.models import Person
+from evac.stays.models import Stay
 from tests import factories
 
 PERSONS = 200

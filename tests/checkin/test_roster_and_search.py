@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from evac.accounts.models import Role
 from evac.audit.models import AuditEvent
-from evac.people.models import Need
+from evac.common.vocab import Need
 from tests import factories
 from tests.checkin.helpers import post_checkin, post_checkout, qr_for
 

@@ -9,8 +9,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from evac.accounts.models import Role
-from evac.checkin.models import Stay
 from evac.people.models import Person
+from evac.stays.models import Stay
 from tests import factories
 from tests.accounts.test_accounts import login
 from tests.checkin.helpers import post_checkin

@@ -7,9 +7,10 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 
 from evac.cards.models import Card
-from evac.checkin.models import CheckinMethod, Stay, StayStatus
 from evac.common.db import now_utc
+from evac.common.vocab import CheckinMethod, StayStatus
 from evac.shelters.models import Shelter, ShelterKind
+from evac.stays.models import Stay
 from tests import factories
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
-from evac.people.models import Need
+from evac.common.vocab import Need
 from tests import factories
 from tests.checkin.helpers import post_checkin, post_checkout
 

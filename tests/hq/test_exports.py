@@ -13,8 +13,8 @@ from sqlalchemy import select
 
 from evac.accounts.models import Role
 from evac.audit.models import AuditEvent
-from evac.people.anpi import COLUMNS as ANPI_COLUMNS
-from evac.people.anpi import GETA, cp932_safe
+from evac.hq.anpi import COLUMNS as ANPI_COLUMNS
+from evac.hq.anpi import GETA, cp932_safe
 from tests import factories
 from tests.hq.helpers import ELDERLY, check_in, check_out, family
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from evac.accounts.models import Role
 from evac.common.db import now_utc
-from evac.hq.models import OccupancyHour
 from evac.shelters.models import ShelterStatus
+from evac.stays.models import OccupancyHour
 from tests import factories
 from tests.hq.helpers import ALLERGY, ELDERLY, INFANT, check_in, check_out, family
 
@@ -78,7 +78,7 @@ def test_trend_walks_back_through_the_hours(client: FlaskClient, db) -> None:
     row = db.session.scalars(select(OccupancyHour).where(OccupancyHour.hour == hour)).one()
     row.opening, row.closing = 4, 8  # and this hour from 4 to 8, which is the counter's value
     db.session.commit()
-    from evac.hq.models import ShelterTally
+    from evac.stays.models import ShelterTally
 
     db.session.get(ShelterTally, shelter.id).occupancy = 8
     db.session.commit()

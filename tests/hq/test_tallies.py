@@ -14,11 +14,11 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import delete, func, select, update
 
 from evac.accounts.models import Role
-from evac.checkin.models import Stay
+from evac.common.vocab import Need
 from evac.extensions import db as _db
 from evac.hq import tallies
-from evac.hq.models import HouseholdTally, OccupancyHour, ShelterTally, StayTally
-from evac.people.models import Household, Need, Person
+from evac.people.models import Household, Person
+from evac.stays.models import HouseholdTally, OccupancyHour, ShelterTally, Stay, StayTally
 from tests import factories
 from tests.hq.helpers import ELDERLY, INFANT, check_in, check_out, family
 

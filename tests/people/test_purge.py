@@ -9,9 +9,10 @@ from sqlalchemy import func, select, update
 
 from evac.accounts.models import Role
 from evac.cards import service as cards
-from evac.checkin.models import ClientRequest, Stay
+from evac.checkin.models import ClientRequest
 from evac.common.db import now_utc
 from evac.people.models import Person, PersonSource
+from evac.stays.models import Stay
 from tests import factories
 from tests.checkin.helpers import post_checkin, post_checkout
 

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskCliRunner
 
 from evac.common.importing import ImportRefused
+from evac.common.vocab import Need, Sex
 from evac.extensions import db as _db
 from evac.people.importers import (
     COLUMNS,
@@ -22,7 +23,7 @@ from evac.people.importers import (
     parse_needs,
     split_needs,
 )
-from evac.people.models import Household, Need, Person, PersonSource, Sex
+from evac.people.models import Household, Person, PersonSource
 
 TODAY = date(2026, 6, 1)
 ENCODINGS = [("utf-8", "UTF-8"), ("utf-8-sig", "UTF-8 (BOM)"), ("cp932", "CP932 (Shift_JIS)")]

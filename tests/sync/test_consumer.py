@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 
 from evac.accounts.models import Role
 from evac.audit.models import AuditEvent
-from evac.common.db import begin_write, now_utc
+from evac.common.db import WRITE, now_utc, unit
 from evac.extensions import db as _db
 from evac.outbox import service as outbox
 from evac.outbox.models import BatchStatus, OutboxEvent, SyncBatch, SyncConnector
@@ -36,20 +36,20 @@ def _cfg(app: Flask, **overrides: Any) -> SyncConfig:
 
 def _record(person_ids: list[int | None], note: str = "") -> list[int]:
     """One outbox event per entry (None: a shelter event), committed; returns their seqs."""
-    begin_write(_db.session)
     events = []
-    for pid in person_ids:
-        if pid is None:
-            events.append(outbox.record("shelter.updated", payload={"shelter": {"id": 1, "status": "open"}},
-                                        shelter_id=1))
-        else:
-            events.append(outbox.record("checkin", person_id=pid, shelter_id=1, payload={
-                "shelter": {"id": 1}, "person": {"id": pid, "family_name": "試験", "note": note},
-                "stay": {"id": pid, "status": "present"}}))
-    _db.session.flush()
-    seqs = [e.seq for e in events]
-    _db.session.commit()
-    return seqs
+    with unit(WRITE):
+        for pid in person_ids:
+            if pid is None:
+                events.append(outbox.record("shelter.updated", payload={"shelter": {"id": 1, "status": "open"}},
+                                            shelter_id=1))
+            else:
+                events.append(outbox.record("checkin", person_id=pid, shelter_id=1, payload={
+                    "shelter": {"id": 1}, "person": {"id": pid, "family_name": "試験", "note": note},
+                    "stay": {"id": pid, "status": "present"}}))
+    seq_of = dict(_db.session.execute(select(OutboxEvent.event_id, OutboxEvent.seq)
+                                      .where(OutboxEvent.event_id.in_(events))).all())
+    _db.session.rollback()
+    return [seq_of[e] for e in events]
 
 
 def _batches(status: BatchStatus | None = None) -> list[SyncBatch]:

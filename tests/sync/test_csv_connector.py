@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from evac.accounts.models import Role
-from evac.people.models import Need, Sex
+from evac.common.vocab import Need, Sex
 from sync.config import SyncConfig
 from sync.csvout import COLUMNS, cp932_safe, file_name, write_atomic
 from sync.runner import SyncRunner

@@ -13,18 +13,15 @@ import pytest
 from flask import Flask
 from sqlalchemy import text, update
 
-from evac.common.db import begin_write, now_utc
+from evac.common.db import WRITE, now_utc, unit
 from evac.extensions import db as _db
 from evac.outbox.models import SyncLease
 from sync.lease import LeaseLost, PostgresLease, SqliteLease, _pid_namespace, make_lease
 
 
 def _verify(lease: Any) -> None:
-    begin_write(_db.session)
-    try:
+    with unit(WRITE):
         lease.verify()
-    finally:
-        _db.session.rollback()
 
 
 def test_one_holder_at_a_time_until_released(app: Flask, db: Any) -> None:
@@ -72,16 +69,14 @@ def test_a_dead_holder_on_this_host_is_replaced_without_waiting(app: Flask, db: 
     with subprocess.Popen(["true"]) as child:
         child.wait()
     dead_holder = f"{socket.gethostname()[:60]}:{_pid_namespace()}:{child.pid}:deadbeef"
-    begin_write(_db.session)
-    _db.session.add(SyncLease(name="sync:test", holder=dead_holder, expires_at=now_utc() + timedelta(hours=1),
-                              acquired_at=now_utc(), epoch=1))
-    _db.session.commit()
+    with unit(WRITE):
+        _db.session.add(SyncLease(name="sync:test", holder=dead_holder, expires_at=now_utc() + timedelta(hours=1),
+                                  acquired_at=now_utc(), epoch=1))
     lease = SqliteLease("sync:test", 30)
     assert lease.acquire()
     # A live holder elsewhere (another host) is respected until its lease expires.
-    begin_write(_db.session)
-    _db.session.execute(update(SyncLease).values(holder=f"elsewhere:1:{os.getpid()}:x"))
-    _db.session.commit()
+    with unit(WRITE):
+        _db.session.execute(update(SyncLease).values(holder=f"elsewhere:1:{os.getpid()}:x"))
     assert not SqliteLease("sync:test", 30).acquire()
 
 

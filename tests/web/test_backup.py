@@ -10,8 +10,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from evac.accounts.models import Role
-from evac.checkin.models import Stay
 from evac.extensions import db as _db
+from evac.stays.models import Stay
 from tests import factories
 from tests.checkin.helpers import post_checkin
 

@@ -5,11 +5,10 @@ Revises: d9f6d2ddaf6e
 Create Date: 2026-11-24 02:20:26.842493
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import evac.common.db
-
 
 # revision identifiers, used by Alembic.
 revision = '490d196b4a1a'

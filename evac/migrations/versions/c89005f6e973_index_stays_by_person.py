@@ -6,10 +6,6 @@ Create Date: 2026-11-24 03:29:34.946847
 
 """
 from alembic import op
-import sqlalchemy as sa
-
-import evac.common.db
-
 
 # revision identifiers, used by Alembic.
 revision = 'c89005f6e973'

@@ -5,11 +5,10 @@ Revises: ecf00648739d
 Create Date: 2026-11-24 02:04:36.525068
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import evac.common.db
-
 
 # revision identifiers, used by Alembic.
 revision = 'd9f6d2ddaf6e'

@@ -5,11 +5,10 @@ Revises:
 Create Date: 2026-11-24 01:56:09.168997
 
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import evac.common.db
-
 
 # revision identifiers, used by Alembic.
 revision = 'ecf00648739d'

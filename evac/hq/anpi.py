@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import unicodedata
 
-from evac.checkin.models import Stay, StayStatus
-from evac.people.models import Household, Need, Person, Sex
+from evac.common.vocab import SEX_LABELS, Need, StayStatus, needs_text
+from evac.people.models import Household, Person
 from evac.shelters.models import Shelter
+from evac.stays.models import Stay
+
+__all__ = ["COLUMNS", "SEX_LABELS", "cp932_safe", "needs_text", "row", "whereabouts"]
 
 COLUMNS = (
     "①氏名", "②フリガナ", "③出生の年月日", "④男女の別", "⑤住所(郵便番号を含む)", "⑥国籍",
@@ -24,12 +27,6 @@ _CP932_FOLD = str.maketrans({
     "\u301c": "\uff5e", "\u2016": "\u2225", "\u2212": "\uff0d", "\u00a2": "\uffe0", "\u00a3": "\uffe1",
     "\u00ac": "\uffe2", "\u2014": "\u2015", "\u00a6": "\uffe4",
 })
-SEX_LABELS = {Sex.MALE: "男", Sex.FEMALE: "女", Sex.OTHER: "回答しない"}
-NEED_LABELS = {
-    Need.ELDERLY: "高齢者", Need.DISABILITY: "障害者", Need.INFANT: "乳幼児", Need.PREGNANT: "妊産婦",
-    Need.LANGUAGE: "外国人・言語支援", Need.ALLERGY: "アレルギー", Need.MEDICAL: "医療機器・慢性疾患",
-    Need.CARE: "要介護", Need.INJURY: "病気・けが",
-}
 
 
 def cp932_safe(text: str) -> tuple[str, int]:
@@ -53,11 +50,6 @@ def cp932_safe(text: str) -> tuple[str, int]:
             out.append(GETA)
             replaced += 1
     return "".join(out), replaced
-
-
-def needs_text(mask: int) -> str:
-    """The 要配慮 categories of a bitmask, in Japanese, joined with ・."""
-    return "・".join(label for flag, label in NEED_LABELS.items() if mask & flag)
 
 
 def whereabouts(stay: Stay, shelter: Shelter) -> str:

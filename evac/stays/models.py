@@ -1,30 +1,61 @@
-"""Per-shelter counters kept in step with the stays, so HQ never aggregates stays per request.
+"""Stays and the per-shelter counters kept in step with them, so HQ never aggregates stays per request.
 
-The check-in service changes these in the same transaction as the stays they count (see
-`evac.hq.tallies`); `evac hq rebuild-tallies` recomputes them from the stays.
+The counters change in the same transaction as the stays they count (`evac.stays.counters`);
+`evac hq rebuild-tallies` recomputes them from the stays.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from evac.common.db import UTCDateTime, now_utc
+from evac.common.db import BigId, UTCDateTime, now_utc, str_enum
+from evac.common.vocab import CheckinMethod, Need, StayStatus
 from evac.extensions import db
-from evac.people.models import Need
-from evac.shelters.models import Shelter
 
 # One counter column per 要配慮 category, named after the `Need` member: need_elderly, need_infant, …
-NEED_COLUMNS: dict[str, Need] = {f"need_{flag.name.lower()}": flag for flag in Need}
+NEED_COLUMNS: dict[str, Need] = {f"need_{flag.name.lower()}": flag for flag in Need}  # type: ignore[union-attr]
 
 
-# HQ reads the open shelters among all of Japan's (a few thousand of 82,557). A partial index makes
-# that a short range; a plain index on status would not help SQLite, whose statistics cannot see
-# that nearly every shelter is closed, so it would scan the whole table.
-ACTIVE_SHELTERS = "status IN ('open', 'full')"
-Index("ix_shelter_active", Shelter.id, sqlite_where=text(ACTIVE_SHELTERS), postgresql_where=text(ACTIVE_SHELTERS))
+class Stay(db.Model):  # type: ignore[name-defined]
+    """One person's stay at one shelter. Open while `checked_out_at` is null."""
+
+    __tablename__ = "stay"
+    __table_args__ = (
+        # At most one open stay per person, enforced by the database on SQLite and PostgreSQL.
+        Index(
+            "uq_stay_open_person",
+            "person_id",
+            unique=True,
+            sqlite_where=db.text("checked_out_at IS NULL"),
+            postgresql_where=db.text("checked_out_at IS NULL"),
+        ),
+        Index("ix_stay_shelter_open", "shelter_id", "checked_out_at"),
+        # A person's stays, newest last: safety inquiries and history ask for them by person.
+        Index("ix_stay_person_checked_in", "person_id", "checked_in_at"),
+        Index("ix_stay_household_id", "household_id"),
+        Index("ix_stay_client_id", "client_id"),
+        # A closed stay has a closing status and an open one does not, so the two never disagree.
+        CheckConstraint(
+            "(checked_out_at IS NULL) = (status IN ('present', 'outing', 'at_home', 'in_car'))",
+            name="open_matches_status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    shelter_id: Mapped[int] = mapped_column(ForeignKey("shelter.id"))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))
+    status: Mapped[StayStatus] = mapped_column(str_enum(StayStatus, "status"))
+    method: Mapped[CheckinMethod] = mapped_column(str_enum(CheckinMethod, "method"))
+    checked_in_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    transferred_to_id: Mapped[int | None] = mapped_column(ForeignKey("shelter.id"))
+    client_id: Mapped[str | None] = mapped_column(String(36))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
 
 
 class ShelterTally(db.Model):  # type: ignore[name-defined]

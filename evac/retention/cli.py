@@ -7,7 +7,7 @@ from datetime import timedelta
 import click
 
 from evac.common.db import now_utc
-from evac.people.purge import purge as run_purge
+from evac.retention.service import purge as run_purge
 
 
 @click.command("purge")

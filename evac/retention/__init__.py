@@ -1,0 +1,1 @@
+"""After a disaster: purging and anonymising personal data that is no longer needed."""

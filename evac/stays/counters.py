@@ -1,0 +1,207 @@
+"""Keeping the per-shelter counters in step with the stays, in the unit of work that changes them.
+
+The stay functions of `evac.stays.service` report each change here (`opened`, `moved`); the
+changes wait in the unit and are applied together as it commits (a `before_commit` hook), or
+earlier when the unit reads an occupancy back (`apply`):
+
+- one atomic ``UPDATE … SET n = n + :d`` per shelter touched, never a read-modify-write, so
+  concurrent desks at one shelter cannot lose each other's counts; being last in the transaction,
+  it holds a shelter's counter row (PostgreSQL) for the shortest possible time;
+- households through a per-(shelter, household) member count, upserted with ``RETURNING``: a
+  household is counted when its first member arrives and uncounted when its last one leaves,
+  exactly, even when two desks check in two members of one family at the same moment;
+- rows are touched in shelter order (and household order within a shelter), so two transactions
+  moving people A→B and B→A lock in the same order and cannot deadlock on PostgreSQL;
+- the hour's occupancy row of the trend is upserted with the value the counter returned.
+
+A rolled-back unit takes its waiting changes with it. `evac.hq.service.rebuild_tallies`
+recomputes everything from the stays.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from evac.common.db import UnitOfWork, current_unit, now_utc
+from evac.common.vocab import StayStatus
+from evac.extensions import db
+from evac.stays.models import NEED_COLUMNS, HouseholdTally, OccupancyHour, ShelterTally, StayTally
+
+_PENDING = "stays.pending_counts"
+# The counter columns, in a fixed order (also the order `recompute` and `counts_of` use).
+COUNT_COLUMNS = ("occupancy", "households", "at_home", "in_car", "pets", *NEED_COLUMNS)
+
+# Which counter an open stay of each status adds to; closed statuses add to none.
+BUCKET = {
+    StayStatus.PRESENT: "occupancy",
+    StayStatus.OUTING: "occupancy",  # an outing keeps the place
+    StayStatus.AT_HOME: "at_home",
+    StayStatus.IN_CAR: "in_car",
+}
+
+
+@dataclass
+class _Change:
+    """One stay's move between counters within the current unit."""
+
+    stay_id: int
+    shelter_id: int
+    household_key: int
+    before: str | None  # counter the stay was in (None: it did not exist or was closed)
+    after: str | None
+    needs: int | None = None  # known for stays opened in this unit
+    pets: int | None = None
+
+
+def household_key(household_id: int | None, person_id: int) -> int:
+    """The household a stay counts for: its household id, or minus the person id if none."""
+    return household_id if household_id is not None else -person_id
+
+
+def _pending(unit_: UnitOfWork) -> list[_Change]:
+    pending: list[_Change] | None = unit_.state.get(_PENDING)
+    if pending is None:
+        pending = unit_.state[_PENDING] = []
+        unit_.before_commit(apply)
+    return pending
+
+
+def opened(stay_id: int, shelter_id: int, household_id: int | None, person_id: int, status: StayStatus,
+           *, needs: int, pets: int) -> None:
+    """Count a stay just opened, with the person's needs and pets as they are now."""
+    _pending(current_unit()).append(_Change(
+        stay_id, shelter_id, household_key(household_id, person_id), None, BUCKET.get(status),
+        needs=needs or 0, pets=pets or 0))
+
+
+def moved(stay_id: int, shelter_id: int, household_id: int | None, person_id: int,
+          before: StayStatus, after: StayStatus) -> None:
+    """Move a stay between counters: a status change (外出, 在宅, 車中泊, 戻り) or its closing."""
+    old, new = BUCKET.get(before), BUCKET.get(after)
+    if old != new:
+        _pending(current_unit()).append(
+            _Change(stay_id, shelter_id, household_key(household_id, person_id), old, new))
+
+
+@dataclass
+class _ShelterDelta:
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    households: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def apply() -> dict[int, int]:
+    """Apply the changes waiting in the unit to the counters; the new occupancy of each shelter touched."""
+    unit_ = current_unit()
+    changes: list[_Change] = unit_.state.get(_PENDING) or []
+    if not changes:
+        return {}
+    # The hook registered with the first change still runs at commit, for changes made after this.
+    unit_.state[_PENDING] = []
+    # The net move of each stay: where it was before these changes, where it is now.
+    net: dict[int, list[Any]] = {}
+    for change in changes:
+        entry = net.setdefault(change.stay_id, [change.before, change.after, change])
+        entry[1] = change.after
+        if change.needs is not None:
+            entry[2] = change
+    values = _stay_values([sid for sid, (_b, _a, c) in net.items() if c.needs is None])
+    deltas: dict[int, _ShelterDelta] = defaultdict(_ShelterDelta)
+    snapshots_new: list[dict[str, int]] = []
+    snapshots_gone: list[int] = []
+    for stay_id, (before, after, change) in net.items():
+        if before == after:
+            continue
+        needs, pets = (change.needs, change.pets) if change.needs is not None else values.get(stay_id, (0, 0))
+        delta = deltas[change.shelter_id]
+        if before is not None:
+            delta.counts[before] -= 1
+        if after is not None:
+            delta.counts[after] += 1
+        opening = (after is not None) - (before is not None)
+        if opening:
+            delta.counts["pets"] += opening * (pets or 0)
+            for column, flag in NEED_COLUMNS.items():
+                if (needs or 0) & flag:
+                    delta.counts[column] += opening
+            if opening > 0:
+                snapshots_new.append({"stay_id": stay_id, "needs": needs or 0, "pets": pets or 0})
+            else:
+                snapshots_gone.append(stay_id)
+        sleeping = (after == "occupancy") - (before == "occupancy")
+        if sleeping:
+            delta.households[change.household_key] += sleeping
+    session = db.session
+    if snapshots_gone:
+        session.execute(delete(StayTally).where(StayTally.stay_id.in_(snapshots_gone)))
+    if snapshots_new:
+        session.execute(insert(StayTally), snapshots_new)
+    now = now_utc()
+    return {shelter_id: _apply_shelter(unit_, shelter_id, deltas[shelter_id], now) for shelter_id in sorted(deltas)}
+
+
+def _stay_values(stay_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """Needs and pets that stays opened earlier were counted with (their snapshot)."""
+    if not stay_ids:
+        return {}
+    return {sid: (needs, pets) for sid, needs, pets in db.session.execute(
+        select(StayTally.stay_id, StayTally.needs, StayTally.pets).where(StayTally.stay_id.in_(stay_ids)))}
+
+
+def _apply_shelter(unit_: UnitOfWork, shelter_id: int, delta: _ShelterDelta, now: datetime) -> int:
+    session = db.session
+    households = 0
+    for key in sorted(delta.households):
+        change = delta.households[key]
+        if not change:
+            continue
+        stmt = unit_.insert(HouseholdTally).values(shelter_id=shelter_id, household_key=key, members=change)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[HouseholdTally.shelter_id, HouseholdTally.household_key],
+            set_={"members": HouseholdTally.members + change},
+        ).returning(HouseholdTally.members)
+        members = session.execute(stmt).scalar_one()
+        households += (members > 0) - (members - change > 0)
+    counts = {column: n for column, n in delta.counts.items() if n}
+    if households:
+        counts["households"] = households
+    occupancy = bump(unit_, shelter_id, counts, now)
+    if counts.get("occupancy"):
+        record_hour(unit_, shelter_id, occupancy - counts["occupancy"], occupancy, now)
+    return occupancy
+
+
+def bump(unit_: UnitOfWork, shelter_id: int, counts: dict[str, int], now: datetime) -> int:
+    """Add `counts` to the shelter's counters (creating the row on first use); the new occupancy."""
+    table = ShelterTally.__table__
+    stmt = (update(table).where(table.c.shelter_id == shelter_id)
+            .values({**{table.c[col]: table.c[col] + n for col, n in counts.items()}, table.c.updated_at: now})
+            .returning(table.c.occupancy))
+    occupancy = db.session.execute(stmt).scalar()
+    if occupancy is None:
+        db.session.execute(unit_.insert(table).values(shelter_id=shelter_id, updated_at=now).on_conflict_do_nothing())
+        occupancy = db.session.execute(stmt).scalar_one()
+    return int(occupancy)
+
+
+def record_hour(unit_: UnitOfWork, shelter_id: int, before: int, after: int, now: datetime) -> None:
+    """Note a change of occupancy in the trend: the hour's row keeps its first `before`, the last `after`."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    stmt = unit_.insert(OccupancyHour).values(shelter_id=shelter_id, hour=hour, opening=before, closing=after)
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=[OccupancyHour.shelter_id, OccupancyHour.hour], set_={"closing": after}))
+
+
+def counts_of(tally: Any) -> dict[str, int]:
+    """The counter columns of a tally row as a dict."""
+    return {column: int(getattr(tally, column) or 0) for column in COUNT_COLUMNS}
+
+
+def stored() -> dict[int, dict[str, int]]:
+    """The counters as stored, shelters with nothing counted left out (comparable with a recompute)."""
+    rows = db.session.execute(select(ShelterTally))
+    return {t.shelter_id: c for (t,) in rows if any((c := counts_of(t)).values())}
