@@ -59,10 +59,11 @@ function fakeView() {
 function setup(script) {
   const {api, calls} = fakeApi(script);
   let n = 0;
-  const queue = new OfflineQueue({store: memoryStore(), send: (item) => api.post(item.path, item.body)});
+  const clock = {now: 1_000_000};
+  const queue = new OfflineQueue({store: memoryStore(), send: (item) => api.post(item.path, item.body), now: () => clock.now});
   const view = fakeView();
   const desk = createDesk({shelterId: SHELTER, api, queue, t, uuid: () => "client-" + (n += 1), view});
-  return {desk, queue, view, calls};
+  return {desk, queue, view, calls, clock};
 }
 
 const lookedUp = () => makeAnswer(200, household, null);
@@ -80,8 +81,8 @@ describe("a household check-in", () => {
 
   for (const status of [503, 502, 504]) {
     it(`answered ${status} is queued with its client_id, as when offline, and sent later`, async () => {
-      const busy = () => makeAnswer(status, {error: {code: "database_unavailable", message: "busy"}}, "1");
-      const {desk, view, queue, calls} = setup({"/api/v1/lookups": [lookedUp], "/api/v1/checkins": [busy, checkedIn]});
+      const busy = () => makeAnswer(status, {error: {code: "database_unavailable", message: "busy"}}, "30");
+      const {desk, view, queue, calls, clock} = setup({"/api/v1/lookups": [lookedUp], "/api/v1/checkins": [busy, checkedIn]});
       await desk.handleScan(PAYLOAD);
       const data = await desk.checkInHousehold([{id: 1, elsewhere: false}, {id: 2, elsewhere: true}]);
       assert.equal(data, null);
@@ -94,6 +95,9 @@ describe("a household check-in", () => {
       });
       assert.equal(pending[0].client_id, "client-1");
 
+      // The server said when to ask again: not before.
+      assert.equal((await desk.flush()).skipped, true);
+      clock.now += 30_000;
       const sent = await desk.flush();
       assert.equal(sent.sent.length, 1);
       const posts = calls.filter((c) => c.path === "/api/v1/checkins");

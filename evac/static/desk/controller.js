@@ -32,8 +32,9 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
     return n;
   }
 
-  async function queueCheckin(body) {
+  async function queueCheckin(body, answer) {
     await queue.add(queueItem(body, shelterId));
+    if (answer) queue.backOff(answer.retryAfter); // a busy server said when to ask again
     const n = await showPending();
     view.flash(t("queued", {n}), "info");
   }
@@ -48,7 +49,7 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
     const answer = await api.post(CHECKINS, body);
     const outcome = checkinOutcome(answer);
     if (outcome === "queue") {
-      await queueCheckin(body);
+      await queueCheckin(body, answer);
       resetScan();
       return null;
     }
@@ -85,7 +86,7 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
       // A card code can wait in the queue (the server resolves it later); a card reader's
       // lookup cannot, staff must see who it is. Twelve digits may be a 個人番号: never stored.
       if (scan.mayBeIndividualNumber) return view.flash(t("individual_number"), "error");
-      if (identify.qr) return queueCheckin(Object.assign({shelter_id: shelterId, client_id: uuid()}, identify));
+      if (identify.qr) return queueCheckin(Object.assign({shelter_id: shelterId, client_id: uuid()}, identify), answer);
       return view.flash(t("network_error"), "error");
     }
     if (!answer.ok) {
