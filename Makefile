@@ -8,7 +8,7 @@ PORT ?= 8000
 EVAC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export EVAC_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: install run test test-sqlite test-postgres demo messages clean
+.PHONY: install run test test-js test-sqlite test-postgres demo messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,20 @@ demo: install
 	$(BIN)/evac db upgrade
 	$(BIN)/evac demo
 
-test: test-sqlite test-postgres
+test: test-js test-sqlite test-postgres
+
+# The page scripts' logic (scan parser, offline queue, API client, …) under Node's own test
+# runner: no npm, no dependencies. Skipped, saying so, where there is no Node, unless
+# EVAC_REQUIRE_NODE=1 (set by CI) makes that a failure.
+NODE ?= node
+test-js:
+	@if command -v $(NODE) >/dev/null 2>&1; then \
+		$(NODE) --test tests/js/; \
+	elif [ "$$EVAC_REQUIRE_NODE" = 1 ]; then \
+		echo "test-js: '$(NODE)' not found and EVAC_REQUIRE_NODE=1"; exit 1; \
+	else \
+		echo "test-js: skipped, '$(NODE)' not found (install Node.js 20+ to run tests/js/)"; \
+	fi
 
 test-sqlite: install
 	EVAC_TEST_DATABASE_URL= $(BIN)/pytest

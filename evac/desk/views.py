@@ -42,6 +42,7 @@ def _messages() -> dict[str, str]:
         "offline": _("オフライン"),
         "online": _("オンライン"),
         "network_error": _("サーバーにつながりません"),
+        "individual_number": _("個人番号（12桁の数字）は受け付けません。入力から削除してください"),
         "here": _("この避難所"),
         "elsewhere": _("他の避難所: %(name)s"),
         "not_checked_in": _("未受付"),

@@ -223,7 +223,7 @@ def _messages() -> dict[str, str]:
         "capacity_prompt": _("%(name)s の定員（人数。空欄で未登録）"),
         "capacity_invalid": _("定員は0以上の整数で入力してください"),
         "saved": _("%(name)s を更新しました"),
-        "error": _("エラー: %(message)s"),
+        "error": _("エラー: %(message)s"), "network_error": _("サーバーにつながりません"),
         "trend_total": _("全避難所の在所者数（24時間）"),
         "trend_shelter": _("%(name)s の在所者数（24時間）"),
         "map_offline": _("地図を読み込めません（オフライン）。一覧表はそのまま使えます。"),
@@ -270,5 +270,6 @@ def inquiry() -> ResponseReturnValue:
         "male": _("男"), "female": _("女"), "other_sex": _("回答しない"),
         "answer": _("回答"), "whereabouts": _("所在（職員向け）"), "consent": _("同意"),
         "not_registered": _("受付記録なし"), "error": _("エラー: %(message)s"),
+        "network_error": _("サーバーにつながりません"),
     }
     return render_template("hq/inquiry.html", messages=messages)

@@ -145,3 +145,62 @@ def test_offline_scans_are_queued_and_sent_exactly_once(desk, page: Any, server:
     page.wait_for_timeout(6000)  # one more flush interval: nothing is sent twice
     assert _stays(desk["shelter"].id) == 20
     screenshot(page, "desk-offline-sent")
+
+
+def _answer_busy(times: int, seen: list[dict[str, Any]]) -> Any:
+    """A route handler: the first `times` requests get the 503 a busy database gives (with
+    Retry-After), the rest reach the server. Every request body is kept in `seen`."""
+    import json
+
+    def handle(route: Any) -> None:
+        seen.append(json.loads(route.request.post_data or "{}"))
+        if len(seen) <= times:
+            route.fulfill(status=503, headers={"Retry-After": "1"}, content_type="application/json",
+                          body=json.dumps({"error": {"code": "database_unavailable",
+                                                     "message": "データベースが混み合っています", "fields": {}}}))
+        else:
+            route.fallback()
+
+    return handle
+
+
+def test_checkin_answered_503_is_queued_and_delivered_once(desk, page: Any) -> None:
+    family = _family()
+    payload = cards.issue_card(family[0].id)[1]
+    posts: list[dict[str, Any]] = []
+    # The check-in and the first replay meet a busy database; the next replay goes through.
+    page.route("**/api/v1/checkins", _answer_busy(2, posts))
+    page.fill("#scan", payload)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#scan-result:not([hidden])")
+    page.locator("#members input[type=checkbox]").nth(2).uncheck()
+    page.get_by_role("button", name="チェックイン").click()
+    # Treated exactly like offline: queued with its client_id, the desk says so.
+    page.wait_for_function("document.getElementById('pending').dataset.count === '1'")
+    assert "保留" in page.locator("#alert").inner_text()
+    assert "is-offline" in (page.locator("#net").get_attribute("class") or "")
+    assert page.locator("#scan-result").is_hidden()
+    screenshot(page, "desk-503-queued")
+    assert _stays(desk["shelter"].id) == 0
+    page.wait_for_function("document.getElementById('pending').dataset.count === '0'", timeout=20_000)
+    assert "保留していた受付 1 件を送信しました" in page.locator("#alert").inner_text()
+    assert "is-offline" not in (page.locator("#net").get_attribute("class") or "")
+    assert _stays(desk["shelter"].id) == 2
+    assert page.locator("#count-occupancy").inner_text() == "2"
+    # One check-in, sent three times with the same client_id: a replay never doubles a stay.
+    assert len(posts) == 3 and len({p["client_id"] for p in posts}) == 1
+    assert posts[0]["members"] == [family[0].id, family[1].id]
+    screenshot(page, "desk-503-delivered")
+
+
+def test_scan_whose_lookup_is_answered_503_is_queued(desk, page: Any) -> None:
+    person = factories.person()
+    payload = cards.issue_card(person.id)[1]
+    lookups: list[dict[str, Any]] = []
+    page.route("**/api/v1/lookups", _answer_busy(1, lookups))
+    page.fill("#scan", payload)
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('pending').dataset.count === '1'")
+    page.unroute("**/api/v1/lookups")
+    page.wait_for_function("document.getElementById('pending').dataset.count === '0'", timeout=20_000)
+    assert _stays(desk["shelter"].id) == 1

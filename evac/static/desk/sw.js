@@ -3,8 +3,31 @@
  * when the network fails. The API is never cached: the page queues check-ins itself. */
 "use strict";
 
-const CACHE = "evac-desk-v1";
-const ASSETS = ["/static/css/evac.css", "/static/desk/desk.js", "/static/vendor/jsqr/jsQR.js"];
+const CACHE = "evac-desk-v2";
+// Every file the desk page loads, its ES modules included: a module missing here would make an
+// offline reload fail on its import. tests/js/sw.test.mjs checks this list against the imports.
+const ASSETS = [
+  "/static/css/evac.css",
+  "/static/vendor/jsqr/jsQR.js",
+  "/static/js/api.js",
+  "/static/js/dom.js",
+  "/static/js/i18n.js",
+  "/static/js/ids.js",
+  "/static/desk/main.js",
+  "/static/desk/controller.js",
+  "/static/desk/checkin.js",
+  "/static/desk/household.js",
+  "/static/desk/idb-store.js",
+  "/static/desk/queue.js",
+  "/static/desk/roster.js",
+  "/static/desk/scan.js",
+  "/static/desk/walkin.js",
+  "/static/desk/view/camera.js",
+  "/static/desk/view/feedback.js",
+  "/static/desk/view/household.js",
+  "/static/desk/view/roster.js",
+  "/static/desk/view/walkin.js",
+];
 const NETWORK_TIMEOUT_MS = 4000;
 
 self.addEventListener("install", (event) => {

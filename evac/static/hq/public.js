@@ -1,16 +1,14 @@
 /* evac public page: the open shelters on a map. The list above works without it.
  *
- * Leaflet is served by evac itself; the map tiles come from OpenStreetMap only when the browser
- * is online, and the page says so when they cannot be loaded. No personal data is on the page.
+ * Leaflet is served by evac itself (a classic script before this module: window.L); the map
+ * tiles come from OpenStreetMap only when the browser is online, and the page says so when they
+ * cannot be loaded. No personal data is on the page. The entry module of /.
  */
-(function () {
-  "use strict";
 
-  const holder = document.getElementById("public-map");
-  const dataNode = document.getElementById("public-shelters");
-  if (!holder || !dataNode) return;
-  const data = JSON.parse(dataNode.textContent);
-  const colours = {available: "#146c2e", busy: "#7a5d00", crowded: "#b34700", full: "#b3261e", unknown: "#5f6368"};
+const COLOURS = {available: "#146c2e", busy: "#7a5d00", crowded: "#b34700", full: "#b3261e", unknown: "#5f6368"};
+
+function start(holder, data) {
+  const L = window.L;
   const placed = data.shelters.filter((s) => typeof s.lat === "number" && typeof s.lon === "number");
 
   function offline() {
@@ -22,7 +20,7 @@
     holder.appendChild(note);
   }
 
-  if (!window.L || !placed.length) { holder.hidden = true; return; }
+  if (!L || !placed.length) { holder.hidden = true; return; }
   const map = L.map(holder, {scrollWheelZoom: false});
   const tiles = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
     maxZoom: 18,
@@ -35,7 +33,7 @@
   const bounds = [];
   placed.forEach((shelter) => {
     const marker = L.circleMarker([shelter.lat, shelter.lon], {
-      radius: 9, weight: 2, color: "#fff", fillColor: colours[shelter.level] || colours.unknown, fillOpacity: 0.95,
+      radius: 9, weight: 2, color: "#fff", fillColor: COLOURS[shelter.level] || COLOURS.unknown, fillOpacity: 0.95,
     }).addTo(map);
     const box = document.createElement("div");
     const name = document.createElement("strong");
@@ -51,4 +49,8 @@
   });
   if (bounds.length === 1) map.setView(bounds[0], 15);
   else map.fitBounds(bounds, {padding: [24, 24], maxZoom: 16});
-})();
+}
+
+const holder = document.getElementById("public-map");
+const dataNode = document.getElementById("public-shelters");
+if (holder && dataNode) start(holder, JSON.parse(dataNode.textContent));

@@ -1,0 +1,41 @@
+/* Check-in requests as the desk builds them, and what to do with an answer. Pure. */
+
+export const CHECKINS = "/api/v1/checkins";
+
+/**
+ * The body that checks in the ticked members of a scanned household.
+ * @param {{shelterId: number, clientId: string, identify: object, person: {id: number}, chosen: {id: number, elsewhere: boolean}[]}} args
+ */
+export function householdBody({shelterId, clientId, identify, person, chosen}) {
+  const body = Object.assign({
+    shelter_id: shelterId,
+    client_id: clientId,
+    members: chosen.map((member) => Number(member.id)),
+    transfer: chosen.some((member) => member.elsewhere),
+  }, identify);
+  // Found by search, not by a card: name the person by id.
+  if (!body.qr && !body.card && !body.ic_uid) body.person_id = person.id;
+  return body;
+}
+
+/** The offline queue's item for a check-in body (it carries its own client_id). */
+export function queueItem(body, shelterId) {
+  return {client_id: body.client_id, path: CHECKINS, body, shelter_id: shelterId};
+}
+
+/**
+ * What the desk does with the answer to a check-in:
+ *   "done"   checked in (201), or already here (200 for a repeated client_id or a stay in place)
+ *   "queue"  the server cannot be had (offline, 502/503/504): queue it, exactly as when offline
+ *   "error"  show the server's message (a refusal, a stale session, a 500)
+ */
+export function checkinOutcome(answer) {
+  if (answer.ok) return "done";
+  if (answer.kind === "unavailable") return "queue";
+  return "error";
+}
+
+/** The text of a refusal for the desk's banner. */
+export function errorText(answer) {
+  return answer.error && answer.error.message ? answer.error.message : String(answer.status);
+}

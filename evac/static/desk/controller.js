@@ -1,0 +1,181 @@
+/* The desk's flow: scan → lookup → household → check-in, the offline queue, the roster's actions.
+ *
+ * No DOM here: the page hands in a `view` (what is drawn, see main.js), the API client, the
+ * queue and `t`, so the flow runs in Node's tests with fakes. A check-in the server cannot take
+ * (no network, or 502/503/504: the database busy or down) is queued exactly as when offline.
+ */
+
+import {CHECKINS, checkinOutcome, errorText, householdBody, queueItem} from "./checkin.js";
+import {parseScan} from "./scan.js";
+import {rosterPath} from "./roster.js";
+
+/**
+ * @param {object} deps
+ * @param {number} deps.shelterId
+ * @param {ReturnType<import("../js/api.js").createApi>} deps.api
+ * @param {import("./queue.js").OfflineQueue} deps.queue
+ * @param {(key: string, vars?: object) => string} deps.t
+ * @param {() => string} deps.uuid
+ * @param {object} deps.view
+ */
+export function createDesk({shelterId, api, queue, t, uuid, view}) {
+  const state = {current: null, pendingIc: null};
+
+  function showError(answer) {
+    view.flash(errorText(answer), "error");
+    return answer.error;
+  }
+
+  async function showPending() {
+    const n = (await queue.pending(shelterId)).length;
+    view.setPending(n);
+    return n;
+  }
+
+  async function queueCheckin(body, answer) {
+    await queue.add(queueItem(body, shelterId));
+    if (answer) queue.backOff(answer.retryAfter); // a busy server said when to ask again
+    const n = await showPending();
+    view.flash(t("queued", {n}), "info");
+  }
+
+  async function refreshCounts() {
+    const answer = await api.get("/api/v1/shelters/" + shelterId);
+    if (answer.ok) view.setCounts(answer.data);
+  }
+
+  /** Send a check-in; queue it if the server cannot be had. The answer's data, or null. */
+  async function submitCheckin(body) {
+    const answer = await api.post(CHECKINS, body);
+    const outcome = checkinOutcome(answer);
+    if (outcome === "queue") {
+      await queueCheckin(body, answer);
+      resetScan();
+      return null;
+    }
+    if (outcome === "error") {
+      const error = showError(answer);
+      if (error && error.candidates) view.showCandidates(error.candidates, body);
+      return null;
+    }
+    view.setCounts(answer.data.shelter);
+    const created = answer.status === 201;
+    view.flash(created ? t("checked_in", {n: answer.data.stays.length}) : t("already_here"), created ? "ok" : "info");
+    resetScan();
+    if (view.rosterShown()) loadRoster();
+    return answer.data;
+  }
+
+  function resetScan() {
+    state.current = null;
+    view.resetScan();
+  }
+
+  /** One scan: a QR payload, a fallback code or a card-reader line. */
+  async function handleScan(text) {
+    const scan = parseScan(text);
+    view.clearScanInput();
+    if (!scan) return;
+    // A reader line that is not one is dropped, as it always was; any other text goes to the
+    // server, which refuses it as card_malformed and audits the refusal.
+    if (scan.kind === "invalid" && scan.json) return;
+    const identify = scan.kind === "invalid" ? {qr: scan.raw} : scan.identify;
+    view.hideCandidates();
+    const answer = await api.post("/api/v1/lookups", Object.assign({shelter_id: shelterId}, identify));
+    if (answer.offline) {
+      // A card code can wait in the queue (the server resolves it later); a card reader's
+      // lookup cannot, staff must see who it is. Twelve digits may be a 個人番号: never stored.
+      if (scan.mayBeIndividualNumber) return view.flash(t("individual_number"), "error");
+      if (identify.qr) return queueCheckin(Object.assign({shelter_id: shelterId, client_id: uuid()}, identify), answer);
+      return view.flash(t("network_error"), "error");
+    }
+    if (!answer.ok) {
+      const error = showError(answer);
+      if (error && error.code === "ic_card_unlinked") {
+        state.pendingIc = identify.ic_uid;
+        view.showTab("roster");
+        view.flash(t("link_ic"), "info");
+      }
+      return;
+    }
+    if (!answer.data.person) return view.showCandidates(answer.data.candidates, identify);
+    state.current = {identify, person: answer.data.person, household: answer.data.household};
+    view.showHousehold(state.current);
+  }
+
+  /** チェックイン on the household view, with the members ticked there. */
+  async function checkInHousehold(chosen) {
+    if (!state.current) return null;
+    if (!chosen.length) return view.flash(t("select_members"), "error");
+    return submitCheckin(householdBody({
+      shelterId, clientId: uuid(), identify: state.current.identify, person: state.current.person, chosen,
+    }));
+  }
+
+  /** A candidate chosen from the list of similar registered people. */
+  function chooseCandidate(person) {
+    return submitCheckin({shelter_id: shelterId, client_id: uuid(), person_id: person.id});
+  }
+
+  /** None of the candidates: register the walk-in as a new person after all. */
+  function registerNew(body) {
+    return submitCheckin(Object.assign({}, body, {client_id: uuid(), confirm_new: true}));
+  }
+
+  /** A walk-in typed from the paper evacuee card. */
+  function checkInWalkIn(person) {
+    return submitCheckin({shelter_id: shelterId, client_id: uuid(), person});
+  }
+
+  /** Link the IC card waiting for its person to this roster entry, and check in with it. */
+  function linkIc(personId) {
+    const uid = state.pendingIc;
+    state.pendingIc = null;
+    return submitCheckin({shelter_id: shelterId, client_id: uuid(), ic_uid: uid, person_id: personId});
+  }
+
+  async function loadRoster() {
+    const answer = await api.get(rosterPath(shelterId, view.rosterQuery()));
+    if (answer.offline) return view.flash(t("network_error"), "error");
+    if (!answer.ok) return showError(answer);
+    view.setCounts(answer.data.shelter);
+    view.renderRoster(answer.data, {linkingIc: Boolean(state.pendingIc)});
+    return answer.data;
+  }
+
+  /** 外出, 戻り, 退所 or 移動 from the roster. Not queued: staff see at once that it failed. */
+  async function checkout(personId, reason, toShelterId) {
+    const body = {client_id: uuid(), person_id: personId, reason};
+    if (toShelterId) body.to_shelter_id = toShelterId;
+    const answer = await api.post("/api/v1/checkouts", body);
+    if (answer.offline) return view.flash(t("network_error"), "error");
+    if (!answer.ok) return showError(answer);
+    view.setCounts(answer.data.shelter);
+    view.flash(t("done"), "ok");
+    return loadRoster();
+  }
+
+  /** Send the queued check-ins; say how many went and which were refused. */
+  async function flush() {
+    const result = await queue.flush();
+    await showPending();
+    if (result.sent.length) {
+      view.flash(t("sent_pending", {n: result.sent.length}), "ok");
+      refreshCounts();
+    }
+    if (result.refused.length) view.flash(result.refused.map(({answer}) => errorText(answer)).join(" / "), "error");
+    return result;
+  }
+
+  /** The periodic check: flush when something waits. */
+  async function tick() {
+    const n = await showPending();
+    if (n) await flush();
+    return n;
+  }
+
+  return {
+    state, handleScan, checkInHousehold, chooseCandidate, registerNew, checkInWalkIn, linkIc,
+    loadRoster, checkout, flush, tick, showPending, submitCheckin,
+  };
+}

@@ -1,0 +1,41 @@
+/* A household as the desk shows it: who is where, and who is ticked for check-in. Pure. */
+
+/** "family given" as the desk writes a name. */
+export function fullName(person) {
+  return person.family_name + " " + person.given_name;
+}
+
+/** "family given" in kana. */
+export function kanaName(person) {
+  return person.family_name_kana + " " + person.given_name_kana;
+}
+
+/** Needs, allergy and pets in one line, in the page's language. */
+export function needsText(person, t) {
+  const parts = (person.needs || []).map((key) => t("needs." + key));
+  if (person.allergy) parts.push(person.allergy);
+  if (person.pets) parts.push(t("pets", {n: person.pets}));
+  return parts.join("・");
+}
+
+/** Where a member is: not checked in, here (with the stay's status) or at another shelter. */
+export function whereText(whereabouts, shelterId, t) {
+  if (!whereabouts) return t("not_checked_in");
+  if (whereabouts.shelter_id === shelterId) return t("here") + ": " + t(whereabouts.status);
+  return t("elsewhere", {name: whereabouts.shelter_name});
+}
+
+/**
+ * How a member's box starts: ticked unless they are here already (present: cannot be ticked;
+ * out or at home: ticked, the check-in brings them back) or at another shelter (a transfer,
+ * which staff tick on purpose).
+ */
+export function memberState(member, shelterId) {
+  const where = member.whereabouts;
+  const here = Boolean(where) && where.shelter_id === shelterId;
+  return {
+    checked: !where || (here && where.status !== "present"),
+    disabled: here && where.status === "present",
+    elsewhere: Boolean(where) && !here,
+  };
+}

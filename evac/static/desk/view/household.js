@@ -1,0 +1,87 @@
+/* The household view after a scan, and the list of similar people to choose from. */
+
+import {byId} from "../../js/dom.js";
+import {fullName, kanaName, memberState, needsText, whereText} from "../household.js";
+
+/** Draw the scanned household with a box per member; focus チェックイン. */
+export function showHousehold(current, {shelterId, t}) {
+  const list = byId("members");
+  list.textContent = "";
+  byId("result-name").textContent = fullName(current.person);
+  current.household.members.forEach((member) => {
+    const item = document.createElement("li");
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = member.id;
+    const state = memberState(member, shelterId);
+    box.checked = state.checked;
+    box.disabled = state.disabled;
+    box.dataset.elsewhere = state.elsewhere ? "1" : "";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = fullName(member) + "（" + kanaName(member) + "）";
+    const status = document.createElement("span");
+    status.className = "where" + (state.elsewhere ? " where-elsewhere" : "");
+    status.textContent = whereText(member.whereabouts, shelterId, t);
+    const needs = document.createElement("span");
+    needs.className = "needs";
+    needs.textContent = needsText(member, t);
+    label.append(box, name, status, needs);
+    item.append(label);
+    list.append(item);
+  });
+  byId("scan-result").hidden = false;
+  byId("checkin-button").focus();
+}
+
+/** The members ticked for check-in (those not here already). */
+export function chosenMembers() {
+  return Array.from(byId("members").querySelectorAll("input[type=checkbox]"))
+    .filter((box) => box.checked && !box.disabled)
+    .map((box) => ({id: Number(box.value), elsewhere: box.dataset.elsewhere === "1"}));
+}
+
+export function hideHousehold() {
+  byId("scan-result").hidden = true;
+}
+
+export function hideCandidates() {
+  byId("candidates").hidden = true;
+}
+
+/**
+ * Similar registered people, each with a button to check in as them; for a walk-in (`body`
+ * with a `person`) also the button that registers a new person after all.
+ */
+export function showCandidates(candidates, body, {t, onChoose, onRegisterNew}) {
+  const box = byId("candidates");
+  box.textContent = "";
+  const heading = document.createElement("h2");
+  heading.textContent = t("candidates");
+  box.append(heading);
+  const list = document.createElement("ul");
+  list.className = "members";
+  (candidates || []).forEach((person) => {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "primary";
+    button.textContent = t("choose_candidate");
+    button.addEventListener("click", () => onChoose(person));
+    const text = document.createElement("span");
+    text.textContent = fullName(person) + "（" + kanaName(person) + "） " + (person.birth_date || "") + " " +
+      (person.address || "");
+    item.append(text, button);
+    list.append(item);
+  });
+  box.append(list);
+  if (body && body.person) {
+    const fresh = document.createElement("button");
+    fresh.type = "button";
+    fresh.textContent = t("register_new");
+    fresh.addEventListener("click", () => onRegisterNew(body));
+    box.append(fresh);
+  }
+  box.hidden = false;
+}

@@ -1,0 +1,109 @@
+/* The HQ dashboard's rows: which shelters are full or near it, filtering, sorting, paging and
+ * the alerts. One request brings every open shelter; all of this happens here, so a page of 50
+ * rows stays quick with thousands of open shelters. Pure. */
+
+export const NEAR_FULL = 0.8;
+
+export function needTotal(row) {
+  return Object.values(row.needs).reduce((a, b) => a + b, 0);
+}
+
+/** Marked full, or at or past its capacity. */
+export function isFull(row) {
+  return row.status === "full" || (row.fill !== null && row.fill >= 1);
+}
+
+/** At 80 % or more of its capacity, and not full. */
+export function isNear(row) {
+  return !isFull(row) && row.fill !== null && row.fill >= NEAR_FULL;
+}
+
+export const sorters = {
+  name: (r) => r.name,
+  status: (r) => (r.status === "full" ? 1 : 0),
+  fill: (r) => (r.fill === null ? -1 : r.fill) * 1e7 + r.occupancy,
+  households: (r) => r.households,
+  elsewhere: (r) => r.at_home + r.in_car,
+  needs: (r) => needTotal(r),
+  updated: (r) => r.updated_at || "",
+};
+
+/**
+ * The rows the table's filters let through.
+ * @param {object[]} rows
+ * @param {{q?: string, municipality?: string, status?: string, need?: string, near?: boolean}} filters
+ */
+export function filterRows(rows, filters) {
+  const {q = "", municipality = "", status = "", need = "", near = false} = filters || {};
+  return rows.filter((r) => {
+    if (q && r.name.indexOf(q) < 0 && (r.code || "").indexOf(q) < 0) return false;
+    if (municipality && r.municipality_code !== municipality) return false;
+    if (status && r.status !== status) return false;
+    if (need === "pets" && !r.pets) return false;
+    if (need && need !== "pets" && !r.needs[need]) return false;
+    if (near && !(r.fill !== null && r.fill >= NEAR_FULL) && r.status !== "full") return false;
+    return true;
+  });
+}
+
+/** Sorted by one column (dir 1 ascending, -1 descending), ties by id; a new array. */
+export function sortRows(rows, sort) {
+  const key = sorters[sort.key];
+  const dir = sort.dir;
+  return rows.slice().sort((a, b) => {
+    const x = key(a);
+    const y = key(b);
+    if (x < y) return -dir;
+    if (x > y) return dir;
+    return a.id - b.id;
+  });
+}
+
+/** The next sort when a column's header is pressed: the same column flips, a new one starts descending (names ascending). */
+export function nextSort(sort, key) {
+  return {key, dir: sort.key === key ? -sort.dir : (key === "name" ? 1 : -1)};
+}
+
+/** One page of rows; `page` is clamped to the pages there are. */
+export function pageOf(rows, page, size) {
+  const pages = Math.max(1, Math.ceil(rows.length / size));
+  const current = Math.max(0, Math.min(page, pages - 1));
+  const shown = rows.slice(current * size, current * size + size);
+  return {page: current, pages, shown, from: current * size + 1, to: current * size + shown.length, total: rows.length};
+}
+
+/** Shelters full or near full, the fullest first. */
+export function alertRows(rows) {
+  return rows.filter((r) => isFull(r) || isNear(r))
+    .sort((a, b) => (b.fill || 0) - (a.fill || 0) || b.occupancy - a.occupancy);
+}
+
+/**
+ * Which alerts are new since the last poll. The first poll raises none (everything would be
+ * "new"); `previous` is null then.
+ * @returns {{fresh: object[], ids: Set<number>}}
+ */
+export function freshAlerts(alerts, previous) {
+  const ids = new Set(alerts.map((r) => r.id));
+  const fresh = previous === null ? [] : alerts.filter((r) => !previous.has(r.id));
+  return {fresh, ids};
+}
+
+/** The municipalities among the rows, by code: {key, entries: [[code, name], …]}. */
+export function municipalities(rows) {
+  const found = new Map();
+  rows.forEach((r) => { if (r.municipality_code) found.set(r.municipality_code, r.municipality_name || r.municipality_code); });
+  const entries = Array.from(found.entries()).sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  return {key: entries.map(([code]) => code).join(","), entries};
+}
+
+/**
+ * A capacity typed by an officer: "" clears it (unknown), digits set it.
+ * @returns {{ok: true, value: number|null} | {ok: false}}
+ */
+export function parseCapacity(text) {
+  const trimmed = String(text).trim();
+  if (trimmed === "") return {ok: true, value: null};
+  if (!/^\d+$/.test(trimmed)) return {ok: false};
+  return {ok: true, value: Number(trimmed)};
+}

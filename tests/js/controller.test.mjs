@@ -1,0 +1,201 @@
+// The desk's flow with a fake page and a scripted server: a check-in the server cannot take
+// (offline, 502/503/504) is queued exactly as when offline, and delivered later.
+import assert from "node:assert/strict";
+import {describe, it} from "node:test";
+
+import {makeAnswer} from "../../evac/static/js/api.js";
+import {translator} from "../../evac/static/js/i18n.js";
+import {createDesk} from "../../evac/static/desk/controller.js";
+import {memoryStore, OfflineQueue} from "../../evac/static/desk/queue.js";
+
+const SHELTER = 7;
+const PAYLOAD = "EV1:AAAAAAQAAAAAOOAD3ZBQN6TILE";
+const t = translator({
+  queued: "保留 %(n)s", checked_in: "%(n)s 名を受付しました", already_here: "受付済み", network_error: "つながりません",
+  sent_pending: "送信 %(n)s", select_members: "選んでください", link_ic: "ICを登録", done: "完了",
+  individual_number: "個人番号は受け付けません",
+});
+const household = {
+  person: {id: 1, family_name: "精華", given_name: "太郎"},
+  household: {members: [{id: 1}, {id: 2}]},
+};
+const checkedIn = (n = 2) => makeAnswer(201, {stays: Array(n).fill({}), shelter: {occupancy: n, households: 1}}, null);
+
+/** A server answering each path from its own script; what was asked is kept. */
+function fakeApi(script) {
+  const calls = [];
+  const answer = (method, path, body) => {
+    calls.push({method, path, body});
+    const key = Object.keys(script).find((prefix) => path.startsWith(prefix));
+    const queue = key ? script[key] : [];
+    const next = queue.length > 1 ? queue.shift() : queue[0];
+    return Promise.resolve(next ? next() : makeAnswer(404, null, null));
+  };
+  return {
+    calls,
+    api: {get: (path) => answer("GET", path), post: (path, body) => answer("POST", path, body), patch: () => null},
+  };
+}
+
+function fakeView() {
+  const log = {flashes: [], pending: [], households: [], tabs: [], candidates: [], counts: [], resets: 0};
+  return {
+    log,
+    flash: (message, kind) => log.flashes.push([kind, message]),
+    setPending: (n) => log.pending.push(n),
+    setCounts: (shelter) => log.counts.push(shelter),
+    showTab: (name) => log.tabs.push(name),
+    clearScanInput: () => {},
+    resetScan: () => { log.resets += 1; },
+    showHousehold: (current) => log.households.push(current),
+    hideCandidates: () => {},
+    showCandidates: (candidates, body) => log.candidates.push({candidates, body}),
+    rosterShown: () => false,
+    rosterQuery: () => new FormData(),
+    renderRoster: () => {},
+  };
+}
+
+function setup(script) {
+  const {api, calls} = fakeApi(script);
+  let n = 0;
+  const clock = {now: 1_000_000};
+  const queue = new OfflineQueue({store: memoryStore(), send: (item) => api.post(item.path, item.body), now: () => clock.now});
+  const view = fakeView();
+  const desk = createDesk({shelterId: SHELTER, api, queue, t, uuid: () => "client-" + (n += 1), view});
+  return {desk, queue, view, calls, clock};
+}
+
+const lookedUp = () => makeAnswer(200, household, null);
+
+describe("a household check-in", () => {
+  it("goes through when the server takes it", async () => {
+    const {desk, view, queue} = setup({"/api/v1/lookups": [lookedUp], "/api/v1/checkins": [checkedIn]});
+    await desk.handleScan(PAYLOAD + "\n");
+    assert.equal(view.log.households.length, 1);
+    const data = await desk.checkInHousehold([{id: 1, elsewhere: false}, {id: 2, elsewhere: false}]);
+    assert.equal(data.stays.length, 2);
+    assert.deepEqual(view.log.flashes.at(-1), ["ok", "2 名を受付しました"]);
+    assert.equal((await queue.pending()).length, 0);
+  });
+
+  for (const status of [503, 502, 504]) {
+    it(`answered ${status} is queued with its client_id, as when offline, and sent later`, async () => {
+      const busy = () => makeAnswer(status, {error: {code: "database_unavailable", message: "busy"}}, "30");
+      const {desk, view, queue, calls, clock} = setup({"/api/v1/lookups": [lookedUp], "/api/v1/checkins": [busy, checkedIn]});
+      await desk.handleScan(PAYLOAD);
+      const data = await desk.checkInHousehold([{id: 1, elsewhere: false}, {id: 2, elsewhere: true}]);
+      assert.equal(data, null);
+      assert.deepEqual(view.log.flashes.at(-1), ["info", "保留 1"]);
+      assert.equal(view.log.resets, 1); // the household view is closed, as after an offline check-in
+      const pending = await queue.pending(SHELTER);
+      assert.equal(pending.length, 1);
+      assert.deepEqual(pending[0].body, {
+        shelter_id: SHELTER, client_id: "client-1", members: [1, 2], transfer: true, qr: PAYLOAD,
+      });
+      assert.equal(pending[0].client_id, "client-1");
+
+      // The server said when to ask again: not before.
+      assert.equal((await desk.flush()).skipped, true);
+      clock.now += 30_000;
+      const sent = await desk.flush();
+      assert.equal(sent.sent.length, 1);
+      const posts = calls.filter((c) => c.path === "/api/v1/checkins");
+      assert.deepEqual(posts.map((c) => c.body.client_id), ["client-1", "client-1"]); // the same id: never a second stay
+      assert.deepEqual(view.log.flashes.at(-1), ["ok", "送信 1"]);
+      assert.equal((await queue.pending()).length, 0);
+    });
+  }
+
+  it("answered 422 is shown, not queued", async () => {
+    const refused = () => makeAnswer(422, {error: {code: "validation_failed", message: "入力内容に誤りがあります"}}, null);
+    const {desk, view, queue} = setup({"/api/v1/lookups": [lookedUp], "/api/v1/checkins": [refused]});
+    await desk.handleScan(PAYLOAD);
+    await desk.checkInHousehold([{id: 1, elsewhere: false}]);
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "入力内容に誤りがあります"]);
+    assert.equal((await queue.pending()).length, 0);
+  });
+
+  it("of nobody ticked asks for someone", async () => {
+    const {desk, view, calls} = setup({"/api/v1/lookups": [lookedUp]});
+    await desk.handleScan(PAYLOAD);
+    await desk.checkInHousehold([]);
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "選んでください"]);
+    assert.equal(calls.filter((c) => c.path === "/api/v1/checkins").length, 0);
+  });
+});
+
+describe("a scan", () => {
+  it("whose lookup is answered 503 queues the card's check-in", async () => {
+    const busy = () => makeAnswer(503, null, "2");
+    const {desk, view, queue} = setup({"/api/v1/lookups": [busy]});
+    await desk.handleScan("0000ー01YAー183W");
+    const pending = await queue.pending();
+    assert.equal(pending.length, 1);
+    assert.deepEqual(pending[0].body, {shelter_id: SHELTER, client_id: "client-1", qr: "0000-01YA-183W"});
+    assert.deepEqual(view.log.flashes.at(-1), ["info", "保留 1"]);
+  });
+
+  it("from a card reader cannot wait: offline, it says so", async () => {
+    const {desk, view, queue} = setup({"/api/v1/lookups": [() => makeAnswer(0, null, null)]});
+    await desk.handleScan('{"type": "ic", "uid": "012E4C7A11223344"}');
+    assert.equal((await queue.pending()).length, 0);
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "つながりません"]);
+  });
+
+  it("of twelve digits (a 個人番号?) is never stored on the tablet", async () => {
+    const {desk, view, queue} = setup({"/api/v1/lookups": [() => makeAnswer(503, null, null)]});
+    await desk.handleScan("1234 5678 9012");
+    assert.equal((await queue.pending()).length, 0);
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "個人番号は受け付けません"]);
+  });
+
+  it("of garbage goes to the server, which refuses and audits it", async () => {
+    const refused = () => makeAnswer(422, {error: {code: "card_malformed", message: "読み取れません"}}, null);
+    const {desk, view, calls} = setup({"/api/v1/lookups": [refused]});
+    await desk.handleScan("hello");
+    assert.deepEqual(calls[0].body, {shelter_id: SHELTER, qr: "hello"});
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "読み取れません"]);
+  });
+
+  it("of a broken reader line is dropped", async () => {
+    const {desk, calls} = setup({});
+    await desk.handleScan('{"type": "mynumber"');
+    await desk.handleScan("   ");
+    assert.equal(calls.length, 0);
+  });
+
+  it("of an unlinked IC card asks staff to pick the person from the roster", async () => {
+    const unlinked = () => makeAnswer(404, {error: {code: "ic_card_unlinked", message: "未登録"}}, null);
+    const {desk, view, calls} = setup({"/api/v1/lookups": [unlinked], "/api/v1/shelters": [() => makeAnswer(200, {
+      shelter: {}, counts: {}, items: [],
+    }, null)], "/api/v1/checkins": [checkedIn]});
+    await desk.handleScan('{"type": "ic", "uid": "0A0B"}');
+    assert.deepEqual(view.log.tabs, ["roster"]);
+    assert.deepEqual(view.log.flashes.at(-1), ["info", "ICを登録"]);
+    await desk.linkIc(42);
+    assert.deepEqual(calls.at(-1).body, {shelter_id: SHELTER, client_id: "client-1", ic_uid: "0A0B", person_id: 42});
+    assert.equal(desk.state.pendingIc, null);
+  });
+});
+
+describe("the queue at the desk", () => {
+  it("reports refusals and the count still waiting", async () => {
+    const refused = () => makeAnswer(422, {error: {code: "card_revoked", message: "再発行されています"}}, null);
+    const {desk, view, queue} = setup({"/api/v1/checkins": [refused]});
+    await queue.add({client_id: "a", path: "/api/v1/checkins", body: {qr: "x"}, shelter_id: SHELTER});
+    await desk.tick();
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "再発行されています"]);
+    assert.equal(view.log.pending.at(-1), 0);
+  });
+
+  it("keeps waiting while the server is busy and says how many wait", async () => {
+    const {desk, view, queue} = setup({"/api/v1/checkins": [() => makeAnswer(503, null, "60")]});
+    await queue.add({client_id: "a", path: "/api/v1/checkins", body: {qr: "x"}, shelter_id: SHELTER});
+    await queue.add({client_id: "b", path: "/api/v1/checkins", body: {qr: "y"}, shelter_id: 99});
+    await desk.tick();
+    assert.equal(view.log.pending.at(-1), 1); // this shelter's
+    assert.equal((await queue.pending()).length, 2);
+    assert.equal(view.log.flashes.length, 0);
+  });
+});

@@ -1,0 +1,190 @@
+// The HQ dashboard's logic: rows, alerts, paging, capacity input, times, the trend's scale,
+// the sync banner and polling (which waits out a 503's Retry-After).
+import assert from "node:assert/strict";
+import {describe, it} from "node:test";
+
+import {makeAnswer} from "../../evac/static/js/api.js";
+import {translator} from "../../evac/static/js/i18n.js";
+import {ago, num} from "../../evac/static/hq/format.js";
+import {
+  alertRows, filterRows, freshAlerts, isFull, isNear, municipalities, nextSort, pageOf, parseCapacity, sortRows,
+} from "../../evac/static/hq/model.js";
+import {createPoller} from "../../evac/static/hq/poll.js";
+import {syncBanner, syncCell} from "../../evac/static/hq/sync.js";
+import {niceStep, trendGeometry} from "../../evac/static/hq/trend.js";
+
+const t = translator({
+  just_now: "たった今", minutes_ago: "%(n)s分前", hours_ago: "%(n)s時間前", days_ago: "%(n)s日前",
+  "sync.off": "同期なし", "sync.ok": "送信済み", "sync.pending": "送信待ち %(n)s件", "sync.parked": "要確認 %(n)s件",
+  "sync.unknown": "—",
+});
+
+function row(id, fields) {
+  return Object.assign({
+    id, name: "避難所" + id, code: "C" + id, status: "open", capacity: 100, fill: 0.1, occupancy: 10, households: 4,
+    at_home: 0, in_car: 0, pets: 0, needs: {elderly: 0, infant: 0}, municipality_code: "263664",
+    municipality_name: "精華町", updated_at: null,
+  }, fields);
+}
+
+describe("rows", () => {
+  const rows = [
+    row(1, {fill: 1.05, occupancy: 105}), row(2, {status: "full", fill: 0.5, occupancy: 50}),
+    row(3, {fill: 0.8, occupancy: 80, needs: {elderly: 2, infant: 1}}), row(4, {fill: null, capacity: null, occupancy: 3}),
+    row(5, {fill: 0.79, occupancy: 79, pets: 2, municipality_code: "263222", municipality_name: "木津川市"}),
+  ];
+
+  it("full is marked full or at capacity; near is 80 % and not full", () => {
+    assert.deepEqual(rows.map(isFull), [true, true, false, false, false]);
+    assert.deepEqual(rows.map(isNear), [false, false, true, false, false]);
+  });
+
+  it("filter by name or code, municipality, status, need, pets, near full", () => {
+    const ids = (filters) => filterRows(rows, filters).map((r) => r.id);
+    assert.deepEqual(ids({q: "避難所3"}), [3]);
+    assert.deepEqual(ids({q: "C5"}), [5]);
+    assert.deepEqual(ids({municipality: "263222"}), [5]);
+    assert.deepEqual(ids({status: "full"}), [2]);
+    assert.deepEqual(ids({need: "infant"}), [3]);
+    assert.deepEqual(ids({need: "pets"}), [5]);
+    assert.deepEqual(ids({near: true}), [1, 2, 3]);
+    assert.deepEqual(ids({}), [1, 2, 3, 4, 5]);
+  });
+
+  it("sort by fill (unknown capacity last), by name, ties by id; headers flip", () => {
+    assert.deepEqual(sortRows(rows, {key: "fill", dir: -1}).map((r) => r.id), [1, 3, 5, 2, 4]);
+    assert.deepEqual(sortRows(rows, {key: "households", dir: -1}).map((r) => r.id), [1, 2, 3, 4, 5]);
+    assert.deepEqual(nextSort({key: "fill", dir: -1}, "fill"), {key: "fill", dir: 1});
+    assert.deepEqual(nextSort({key: "fill", dir: -1}, "name"), {key: "name", dir: 1});
+    assert.deepEqual(nextSort({key: "fill", dir: -1}, "needs"), {key: "needs", dir: -1});
+    assert.deepEqual(rows.map((r) => r.id), [1, 2, 3, 4, 5]); // not sorted in place
+  });
+
+  it("page, clamped to the pages there are", () => {
+    const many = Array.from({length: 120}, (_, i) => row(i + 1));
+    assert.deepEqual(pick(pageOf(many, 0, 50)), {page: 0, pages: 3, from: 1, to: 50, total: 120});
+    assert.deepEqual(pick(pageOf(many, 2, 50)), {page: 2, pages: 3, from: 101, to: 120, total: 120});
+    assert.deepEqual(pick(pageOf(many, 9, 50)), {page: 2, pages: 3, from: 101, to: 120, total: 120});
+    assert.deepEqual(pick(pageOf([], 3, 50)), {page: 0, pages: 1, from: 1, to: 0, total: 0});
+  });
+
+  it("alerts: fullest first; new ones only from the second poll on", () => {
+    const alerts = alertRows(rows);
+    assert.deepEqual(alerts.map((r) => r.id), [1, 3, 2]);
+    const first = freshAlerts(alerts, null);
+    assert.deepEqual(first.fresh, []);
+    const second = freshAlerts(alertRows(rows.concat([row(6, {fill: 0.9, occupancy: 90})])), first.ids);
+    assert.deepEqual(second.fresh.map((r) => r.id), [6]);
+  });
+
+  it("municipalities by code", () => {
+    assert.deepEqual(municipalities(rows), {key: "263222,263664", entries: [["263222", "木津川市"], ["263664", "精華町"]]});
+  });
+});
+
+function pick({page, pages, from, to, total}) {
+  return {page, pages, from, to, total};
+}
+
+describe("capacity typed by an officer", () => {
+  it("blank clears it, digits set it, anything else is refused", () => {
+    assert.deepEqual(parseCapacity(" "), {ok: true, value: null});
+    assert.deepEqual(parseCapacity("250"), {ok: true, value: 250});
+    for (const text of ["-1", "1.5", "二百", "250人"]) assert.deepEqual(parseCapacity(text), {ok: false}, text);
+  });
+});
+
+describe("format", () => {
+  const now = Date.parse("2026-01-17T05:46:00Z");
+
+  it("how long ago, through the page's messages", () => {
+    assert.equal(ago(null, t, now), "—");
+    assert.equal(ago("2026-01-17T05:45:30Z", t, now), "たった今");
+    assert.equal(ago("2026-01-17T05:41:00Z", t, now), "5分前");
+    assert.equal(ago("2026-01-17T02:46:00Z", t, now), "3時間前");
+    assert.equal(ago("2026-01-14T05:46:00Z", t, now), "3日前");
+  });
+
+  it("numbers with Japanese grouping", () => {
+    assert.equal(num(36198), "36,198");
+    assert.equal(num(null), "0");
+  });
+});
+
+describe("trend", () => {
+  it("grid steps are 1, 2 or 5 × a power of ten", () => {
+    assert.deepEqual([4, 10, 44, 110, 470000].map(niceStep), [1, 5, 20, 50, 200000]);
+  });
+
+  it("the scale holds the highest value with room above", () => {
+    const points = Array.from({length: 24}, (_, i) => ({hour: "2026-01-17T" + String(i).padStart(2, "0") + ":00:00Z", occupancy: i * 10}));
+    const g = trendGeometry(points);
+    assert.ok(g.ceiling >= 230 * 1.1);
+    assert.equal(g.grid[0], 0);
+    assert.equal(g.grid.at(-1), g.ceiling);
+    assert.deepEqual(g.hourLabels, [0, 5, 11, 17, 23]);
+    assert.equal(g.y(0), 200 - 28);
+    assert.equal(g.x(0), 52);
+    assert.equal(g.x(23), 560 - 24);
+  });
+});
+
+describe("sync", () => {
+  it("cells by state", () => {
+    assert.deepEqual(syncCell(false, null, t), {className: "sync sync-off", text: "同期なし"});
+    assert.deepEqual(syncCell(true, null, t), {className: "sync", text: "—"});
+    assert.deepEqual(syncCell(true, {state: "pending", pending: 3}, t), {className: "sync sync-pending", text: "送信待ち 3件"});
+  });
+
+  it("the banner names the connector, backlog and parked events", () => {
+    const banner = syncBanner({connectors: [{name: "csv", configured: false}, {
+      name: "http", configured: true, backlog: 1200, parked_events: 2, last_success_at: null, last_error: null,
+    }]}, {t, num, clock: () => "12:00:00"});
+    assert.deepEqual(banner, {text: "http: 送信待ち 1,200件 · 要確認 2件", bad: true});
+    assert.equal(syncBanner({connectors: [{name: "csv", configured: false}]}, {t, num, clock: String}), null);
+  });
+});
+
+describe("polling", () => {
+  function timers() {
+    const scheduled = [];
+    return {
+      scheduled,
+      setTimer: (fn, ms) => { scheduled.push({fn, ms}); return scheduled.length; },
+      clearTimer: () => {},
+    };
+  }
+
+  it("polls again after the interval", async () => {
+    const clock = timers();
+    const seen = [];
+    const poller = createPoller({load: async () => makeAnswer(200, {}, null), onAnswer: (a) => seen.push(a.status),
+                                 intervalMs: 15_000, ...clock});
+    await poller.refresh();
+    assert.deepEqual(seen, [200]);
+    assert.deepEqual(clock.scheduled.map((s) => s.ms), [15_000]);
+  });
+
+  it("waits out a 503's Retry-After when it is longer than the interval", async () => {
+    const clock = timers();
+    const answers = [makeAnswer(503, null, "120"), makeAnswer(503, null, "1"), makeAnswer(0, null, null)];
+    const poller = createPoller({load: async () => answers.shift(), onAnswer: () => {}, intervalMs: 15_000, ...clock});
+    await poller.refresh();
+    await poller.refresh();
+    await poller.refresh();
+    assert.deepEqual(clock.scheduled.map((s) => s.ms), [120_000, 15_000, 15_000]);
+  });
+
+  it("stops when paused, polls at once when resumed", async () => {
+    const clock = timers();
+    let loads = 0;
+    const poller = createPoller({load: async () => { loads += 1; return makeAnswer(200, {}, null); }, onAnswer: () => {},
+                                 intervalMs: 1000, ...clock});
+    poller.pause();
+    await poller.refresh(); // an officer's change refreshes once, and polling stays paused
+    assert.equal(clock.scheduled.length, 0);
+    await poller.resume();
+    assert.equal(loads, 2);
+    assert.equal(clock.scheduled.length, 1);
+  });
+});
