@@ -108,6 +108,12 @@ class AuditJournal:
 
     # --- storing ---------------------------------------------------------------------------
 
+    def start(self) -> None:
+        """Start the flusher now (a server worker at start-up: it adopts what crashed processes left)."""
+        with self._lock:
+            self._ensure_process()
+        self._start_flusher()
+
     def _start_flusher(self) -> None:
         if self._stop.is_set() or (self._thread is not None and self._thread.is_alive()):
             return
@@ -121,6 +127,8 @@ class AuditJournal:
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
+            if self._stop.is_set():
+                break  # whoever stopped us stores what is left (close) or leaves it for adoption (stop)
             try:
                 self.flush(adopt=time.monotonic() - self._last_adopt >= ADOPT_EVERY)
             except Exception as exc:  # noqa: BLE001 - the entries stay in the file; try again later

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from gunicorn.app.base import BaseApplication
 
 
@@ -42,16 +42,29 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         "access_log_format": '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s',
         "timeout": 60,
         "graceful_timeout": 20,
-        "post_fork": _post_fork,
+        "post_fork": lambda _server, _worker: _post_fork(app),
+        "worker_exit": lambda _server, _worker: _worker_exit(app),
     }).run()
 
 
-def _post_fork(_server: Any, _worker: Any) -> None:
-    """Each worker opens its own database connections; none may be shared across a fork."""
+def _post_fork(app: Flask) -> None:
+    """Each worker opens its own database connections (none may be shared across a fork) and
+    starts its audit flusher, which also stores what a crashed worker left in its journal."""
+    from evac.audit.journal import journal_for
     from evac.extensions import db
 
-    with current_app.app_context():
+    with app.app_context():
         db.engine.dispose(close=False)
+    journal_for(app).start()
+
+
+def _worker_exit(app: Flask) -> None:
+    """A worker that stops cleanly stores its journal before it goes."""
+    from evac.audit.journal import existing_journal
+
+    journal = existing_journal(app)
+    if journal is not None:
+        journal.close()
 
 
 @click.command()

@@ -14,7 +14,6 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from evac.common.db import DatabaseUnavailable, is_unavailable
 from evac.common.errors import Conflict, DomainError, error_body
-from evac.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,6 @@ def _webargs_fields(error: HTTPException) -> dict[str, Any]:
 
 def handle_domain_error(error: DomainError) -> tuple[Response | str, int]:
     """Refusals raised by services: roll back whatever the request had started."""
-    db.session.rollback()
     return _respond(error.status, error.code, error.message, error.fields, **error.extra)
 
 
@@ -96,7 +94,6 @@ def handle_csrf_error(error: CSRFError) -> tuple[Response | str, int]:
 
 def handle_integrity_error(error: IntegrityError) -> tuple[Response | str, int]:
     """A database constraint refused a write that slipped past the services' checks (for example a race)."""
-    db.session.rollback()
     log.warning("integrity error", extra={"constraint": str(error.orig).split("\n")[0][:200]})
     exc = Conflict(_("同時に行われた別の操作と競合しました。もう一度お試しください"))
     return _respond(exc.status, exc.code, exc.message)
@@ -104,13 +101,11 @@ def handle_integrity_error(error: IntegrityError) -> tuple[Response | str, int]:
 
 def handle_out_of_range(error: Exception) -> tuple[Response | str, int]:
     """An id or number beyond what the database can hold names nothing that exists."""
-    db.session.rollback()
     return _respond(404, "not_found", _messages()[404])
 
 
 def handle_unavailable(error: Exception) -> tuple[Response | str, int]:
     """The database cannot be had just now: 503 with Retry-After; the desk queues and retries."""
-    db.session.rollback()
     retry_after = error.retry_after if isinstance(error, DatabaseUnavailable) else 2
     reason = error.reason if isinstance(error, DatabaseUnavailable) else type(error).__name__
     log.warning("database unavailable", extra={"reason": reason})
@@ -140,7 +135,6 @@ def handle_internal_error(error: Exception) -> tuple[Response | str, int]:
         return handle_unavailable(original)
     if not isinstance(original, HTTPException):
         log.error("unhandled error", exc_info=original)
-    db.session.rollback()
     return _respond(500, "internal_error", _messages()[500])
 
 
