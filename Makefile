@@ -8,7 +8,7 @@ PORT ?= 8000
 EVAC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export EVAC_INSTANCE_PATH ?= $(CURDIR)/instance
 
-.PHONY: install run test test-js test-sqlite test-postgres demo messages clean
+.PHONY: install run test lint test-js test-sqlite test-postgres demo messages clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ demo: install
 	$(BIN)/evac db upgrade
 	$(BIN)/evac demo
 
-test: test-js test-sqlite test-postgres
+test: lint test-js test-sqlite test-postgres
+
+# Lint and import order (ruff) and types (mypy) over the Python packages; both must be clean.
+lint: install
+	$(BIN)/ruff check evac sync printables tests bench
+	$(BIN)/mypy
 
 # The page scripts' logic (scan parser, offline queue, API client, …) under Node's own test
 # runner: no npm, no dependencies. Skipped, saying so, where there is no Node, unless

@@ -176,7 +176,8 @@ def bench(name: str, url: str, persons: int, concurrency: int, workers: int) -> 
           f"({len(statuses)} distinct QR check-ins, {bad} not 201) | ratio {checkin_rps / baseline:.2f} (target ≥ 0.6)")
     print(f"{'':10s} desk scan→confirmed, sequential: lookup median {statistics.median(lookups):.1f} ms "
           f"p95 {sorted(lookups)[int(len(lookups) * 0.95)]:.1f} ms; check-in median {statistics.median(checkins):.1f} ms "
-          f"p95 {sorted(checkins)[int(len(checkins) * 0.95)]:.1f} ms; both {statistics.median(lookups) + statistics.median(checkins):.1f} ms median (target < 50)")
+          f"p95 {sorted(checkins)[int(len(checkins) * 0.95)]:.1f} ms; "
+          f"both {statistics.median(lookups) + statistics.median(checkins):.1f} ms median (target < 50)")
 
 
 def main() -> None:

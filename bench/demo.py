@@ -29,12 +29,12 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pgdb import postgres_bench_url  # noqa: E402  (bench/ leads sys.path)
+from pgdb import postgres_bench_url
 
-from evac.app import create_app  # noqa: E402
-from evac.demo.service import build_demo_town  # noqa: E402
-from evac.extensions import db  # noqa: E402
-from evac.people.importers import import_residents_file  # noqa: E402
+from evac.app import create_app
+from evac.demo.service import build_demo_town
+from evac.extensions import db
+from evac.people.importers import import_residents_file
 from evac.people.models import Person
 
 DEFAULT_PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"

@@ -37,7 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Bind the bare extension objects of `evac.extensions` to this app."""
     # Import every model so the metadata (and Alembic's autogenerate) sees all tables.
-    import evac.models  # noqa: F401
+    import evac.models
     from evac.web.views import select_locale
 
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
@@ -69,6 +69,12 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals["current_locale"] = lambda: str(get_locale())
     api.init_app(app)
+    api.spec.components.security_scheme("bearerAuth", {
+        "type": "http", "scheme": "bearer",
+        "description": "an API token (`evac users token NAME`)"})
+    api.spec.components.security_scheme("sessionCookie", {
+        "type": "apiKey", "in": "cookie", "name": "session",
+        "description": "the pages' login session; writes must also send the X-CSRFToken header"})
 
     import evac.accounts.auth  # noqa: F401  (registers the user loaders)
 

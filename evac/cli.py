@@ -23,7 +23,7 @@ EX_TEMPFAIL = 75
 class _Refusals:
     """Mixin for click groups: domain refusals become a message and an exit status."""
 
-    def invoke(self, ctx: click.Context) -> Any:  # noqa: D102
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)  # type: ignore[misc]
         except DomainError as exc:

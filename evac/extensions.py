@@ -15,10 +15,16 @@ from flask_sqlalchemy.session import Session as FlaskSession
 from flask_wtf import CSRFProtect
 
 from evac.common.db import Base, guard_engine
+from evac.common.errors import ErrorOut
 
 
 class EvacApi(Api):
-    """flask-smorest's Api, minus its error handler: evac maps every error in `evac.web.errors`."""
+    """flask-smorest's Api, minus its error handler: evac maps every error in `evac.web.errors`.
+
+    The OpenAPI document declares evac's own error body, as served.
+    """
+
+    ERROR_SCHEMA = ErrorOut
 
     def _register_error_handlers(self) -> None:
         return None
@@ -31,8 +37,10 @@ class EvacSession(FlaskSession):
     a lazy load after a unit has ended, or a view querying on its own, cannot slip through.
     """
 
-    def get_bind(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
-        return guard_engine(super().get_bind(*args, **kwargs))
+    def get_bind(self, *args: Any, **kwargs: Any) -> Any:
+        bind = super().get_bind(*args, **kwargs)
+        guard_engine(bind.engine)
+        return bind
 
 
 # Objects stay loaded after a commit: services hand what they read to the views, and reloading

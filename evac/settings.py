@@ -110,6 +110,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "API_TITLE": "evac API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",
+        "API_SPEC_OPTIONS": {"security": [{"bearerAuth": []}, {"sessionCookie": []}]},
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         # Interactive docs at /api/v1/docs from a vendored Swagger UI: no CDN at run time.

@@ -150,26 +150,28 @@ class _Template:
             self.by_cols.append(cols)
         # The symbol with all-zero data under each mask: evaluation form (format information
         # light, as qrcode scores masks) and final form.
-        self.test_rows, self.test_cols, self.final_rows = [], [], []
+        self.test_rows: list[int] = []
+        self.test_cols: list[int] = []
+        self.final_rows: list[int] = []
         for mask in range(8):
             func = util.mask_func(mask)
             for test in (True, False):
                 modules, _n = _blank_modules(version, ec, test, mask)
-                rows = cols = 0
+                row_mask = col_mask = 0
                 for r in range(n):
                     for c in range(n):
-                        value = modules[r][c]
-                        if value is None:
-                            value = func(r, c)
-                        if value:
-                            rows |= 1 << (r * n + c)
-                            cols |= 1 << (c * n + r)
+                        fixed = modules[r][c]
+                        if fixed if fixed is not None else func(r, c):
+                            row_mask |= 1 << (r * n + c)
+                            col_mask |= 1 << (c * n + r)
                 if test:
-                    self.test_rows.append(rows)
-                    self.test_cols.append(cols)
+                    self.test_rows.append(row_mask)
+                    self.test_cols.append(col_mask)
                 else:
-                    self.final_rows.append(rows)
-        lane = lambda width: sum(((1 << width) - 1) << (r * n) for r in range(n))
+                    self.final_rows.append(row_mask)
+        def lane(width: int) -> int:
+            return sum(((1 << width) - 1) << (r * n) for r in range(n))
+
         self.starts5 = lane(n - 4)  # a run of 5 fits from columns 0..n-5
         self.starts11 = lane(n - 10)  # an 11-module finder-like pattern fits from 0..n-11
         self.starts2x2 = sum(((1 << (n - 1)) - 1) << (r * n) for r in range(n - 1))
@@ -386,4 +388,4 @@ def path_ops(matrix: Matrix, x: float, y_top: float, module: float) -> str:
             start, width, c = start + n - c, width - (n - c), 0
         append(table[start * 64 + width])  # type: ignore[arg-type]
     append("f Q")
-    return "\n".join(out)  # type: ignore[arg-type]
+    return "\n".join(out)

@@ -122,9 +122,9 @@ def render_roster(rows: Iterable[RosterRow], header: RosterHeader, *,
 
 def _columns(total_width: float) -> list[tuple[str, Bilingual, float]]:
     fixed = list(_COLUMNS) + [(key, label, _NEED_WIDTH) for key, label in NEED_COLUMNS]
-    used = sum(width for _k, _l, width in fixed) * mm
+    used = sum(width for _k, _label, width in fixed) * mm
     # The note column takes whatever is left.
-    return [(k, l, w * mm) for k, l, w in fixed] + [("note", Bilingual("備考", "Notes"), total_width - used)]
+    return [(key, label, width * mm) for key, label, width in fixed] + [("note", Bilingual("備考", "Notes"), total_width - used)]
 
 
 def _page(c: Canvas, font: Font, header: RosterHeader, rows: list[RosterRow], offset: int, page: int,

@@ -82,14 +82,13 @@ def status() -> None:
 @click.argument("batch", type=int)
 def retry(batch: int) -> None:
     """保留バッチの再送 / queue a parked batch (its id from `evac sync status`) for the next pass."""
-    from evac.cli import fail
     from evac.common.errors import DomainError
     from evac.outbox import state
 
     try:
         _print(state.request_retry(batch, account_id=None))
     except DomainError as exc:
-        fail(exc.message)
+        raise click.ClickException(exc.message) from None
 
 
 @sync.command("receiver", with_appcontext=False)

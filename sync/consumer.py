@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import select, text, update
 
-from evac.common.db import READ, WRITE, current_unit, now_utc, unit
+from evac.common.db import READ, WRITE, affected, current_unit, now_utc, unit
 from evac.extensions import db
 from evac.outbox.models import BatchStatus, OutboxEvent, SyncBatch, SyncConnector
 from sync.lease import Lease
@@ -169,6 +169,8 @@ def _blockers(name: str) -> dict[int, int]:
     blockers: dict[int, int] = {}
     for pk, status, blocked_by, person_ids in rows:
         root = pk if status is BatchStatus.PARKED else blocked_by
+        if root is None:
+            continue  # a held batch always names its blocker; nothing to hold behind otherwise
         for person_id in person_ids or []:
             blockers[int(person_id)] = int(root)
     return blockers
@@ -258,11 +260,10 @@ def _mark_delivered(name: str, lease: Lease, claimed: Claimed, http_status: int 
     batch.last_attempt_at = now
     state.last_attempt_at = state.last_success_at = now
     state.delivered_events += batch.event_count
-    released = db.session.execute(
+    return affected(db.session.execute(
         update(SyncBatch).where(SyncBatch.blocked_by == batch.id, SyncBatch.status == BatchStatus.HELD)
         .values(status=BatchStatus.QUEUED, blocked_by=None).execution_options(synchronize_session=False)
-    ).rowcount
-    return int(released or 0)
+    ))
 
 
 def mark_parked(name: str, lease: Lease, claimed: Claimed, http_status: int | None, code: str) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from evac.common.db import WRITE, DatabaseUnavailable, now_utc, unit
+from evac.common.db import WRITE, DatabaseUnavailable, affected, now_utc, unit
 from evac.extensions import db
 from evac.outbox.models import SyncLease
 
@@ -117,7 +117,7 @@ class SqliteLease:
                     epoch=SyncLease.epoch + (0 if current.holder == self.holder else 1))
             .execution_options(synchronize_session=False)
         )
-        taken = result.rowcount == 1
+        taken = affected(result) == 1
         if taken and current.holder != self.holder:
             log.info("lease taken", extra={"lease": self.name, "previous_holder": current.holder})
         return taken
@@ -131,7 +131,7 @@ class SqliteLease:
             .values(expires_at=now + self.ttl)
             .execution_options(synchronize_session=False)
         )
-        if result.rowcount != 1:
+        if affected(result) != 1:
             raise LeaseLost(self.name)
 
     def heartbeat(self) -> None:

@@ -27,6 +27,7 @@ from evac.audit import service as audit_service
 from evac.audit.journal import existing_journal
 from evac.common.db import allow_outside_units
 from evac.extensions import db as _db
+from tests.contract import Contract
 
 PG_URL = os.environ.get("EVAC_TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("EVAC_REQUIRE_POSTGRES") == "1"
@@ -174,15 +175,28 @@ def db(app: Flask) -> Any:
     return _db
 
 
+def _contract(app: Flask) -> Contract:
+    contract = app.extensions.get("tests.contract")
+    if contract is None:
+        spec = contextvars.Context().run(FlaskClient(app).get, "/api/v1/openapi.json").get_json()
+        contract = app.extensions["tests.contract"] = Contract(spec)
+    return contract  # type: ignore[no-any-return]
+
+
 class IsolatedClient(FlaskClient):
     """A test client whose requests each get their own app context, as in production.
 
     Flask reuses an already-pushed app context for a request, which would share `g` (and with it
     the logged-in user and the database session) between the test body and every request.
+    Every JSON answer of the API is checked against the OpenAPI document (`tests.contract`).
     """
 
-    def open(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+    def open(self, *args: Any, **kwargs: Any) -> Any:
         response = contextvars.Context().run(super().open, *args, **kwargs)
+        request = response.request
+        if request.path.startswith("/api/v1/") and response.mimetype == "application/json":
+            _contract(self.application).check(request.method, request.path, response.status_code,
+                                              response.get_json())
         # End the test's own read transaction so that what it reads next includes the request's
         # writes (an SQLite snapshot or a PostgreSQL repeatable read would otherwise hide them),
         # and store the request's journaled audit entries, so a test can count them at once.

@@ -72,7 +72,7 @@ def start_server(app: Flask, instance: Path, *, workers: int = 2, threads: int =
     port = free_port()
     log_path = instance / f"serve-{port}.log"
     env = serve_env(app, instance, **extra)
-    log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - the child writes to it until it exits
+    log = open(log_path, "w", encoding="utf-8")
     proc = subprocess.Popen(
         [sys.executable, "-m", "evac", "serve", "--port", str(port), "--workers", str(workers),
          "--threads", str(threads)],

@@ -41,7 +41,7 @@ def current_account() -> Principal:
     """The authenticated account, or `Unauthenticated` (401)."""
     if not current_user.is_authenticated:
         raise Unauthenticated(_("ログインまたはAPIトークンが必要です"))
-    return current_user._get_current_object()  # type: ignore[attr-defined,no-any-return]
+    return current_user._get_current_object()
 
 
 def require_roles(*roles: Role) -> Callable[[F], F]:

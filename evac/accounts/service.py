@@ -26,7 +26,7 @@ from sqlalchemy import insert, select, update
 
 from evac.accounts.models import ApiToken, AuthState, Role, StaffAccount, staff_shelter
 from evac.audit import service as audit
-from evac.common.db import now_utc, read_only, writing
+from evac.common.db import affected, now_utc, read_only, writing
 from evac.common.errors import Conflict, NotFound, ValidationFailed
 from evac.extensions import db
 
@@ -86,12 +86,12 @@ def _hasher() -> Any:
 @functools.cache
 def _dummy_hash() -> str:
     # Verifying against this keeps a login with an unknown name as slow as a wrong password.
-    return _hasher().hash("not a password")  # type: ignore[no-any-return]
+    return _hasher().hash("not a password")
 
 
 def hash_password(password: str) -> str:
     """An Argon2id hash of `password` (slow on purpose: call outside any writing unit)."""
-    return _hasher().hash(password)  # type: ignore[no-any-return]
+    return _hasher().hash(password)
 
 
 def hash_token(token: str) -> str:
@@ -102,7 +102,7 @@ def hash_token(token: str) -> str:
 def bump_epoch() -> None:
     """Raise the credentials epoch in the current writing unit: every cached principal is stale."""
     table = AuthState.__table__
-    changed = db.session.execute(update(table).where(table.c.id == 1).values(epoch=table.c.epoch + 1)).rowcount
+    changed = affected(db.session.execute(update(table).where(table.c.id == 1).values(epoch=table.c.epoch + 1)))
     if not changed:
         db.session.execute(insert(table).values(id=1, epoch=1))
 
@@ -189,7 +189,7 @@ def revoke_tokens(username: str, token_id: int | None = None) -> int:
     stmt = update(table).where(table.c.account_id == account_id, table.c.revoked_at.is_(None))
     if token_id is not None:
         stmt = stmt.where(table.c.id == token_id)
-    revoked = db.session.execute(stmt.values(revoked_at=now_utc())).rowcount or 0
+    revoked = affected(db.session.execute(stmt.values(revoked_at=now_utc())))
     bump_epoch()
     audit.record("token.revoke", subject_type="account", subject_id=account_id,
                  detail={"token_id": token_id, "revoked": revoked})
@@ -284,7 +284,7 @@ class PrincipalCache:
                 self._tokens[token_hash] = principal
             for store in (self._tokens, self._accounts):
                 while len(store) > self.size:
-                    store.popitem(last=False)  # type: ignore[call-arg]
+                    store.popitem(last=False)
 
 
 def _cache() -> PrincipalCache:
@@ -293,7 +293,7 @@ def _cache() -> PrincipalCache:
     cache = extensions.get("evac.principals")
     if cache is None:
         cache = extensions.setdefault("evac.principals", PrincipalCache())
-    return cache  # type: ignore[no-any-return]
+    return cache
 
 
 def _load_principal(account_id: int) -> Principal | None:

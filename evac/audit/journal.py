@@ -259,4 +259,4 @@ def journal_for(app: Flask) -> AuditJournal:
     if journal is None:
         journal = app.extensions["evac.audit_journal"] = AuditJournal(
             app, Path(app.config["EVAC_AUDIT_JOURNAL_DIR"]), float(app.config["EVAC_AUDIT_FLUSH_INTERVAL"]))
-    return journal  # type: ignore[no-any-return]
+    return journal

@@ -39,7 +39,7 @@ _JOURNAL_LOCK = threading.Lock()
 def _actor_id() -> int | None:
     if not has_request_context():
         return None
-    user = current_user._get_current_object()  # type: ignore[attr-defined]
+    user = current_user._get_current_object()
     return getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
 
 
@@ -138,7 +138,7 @@ def journal(entries: list[dict[str, Any]]) -> None:
             insert_entries(entries)
         except DatabaseUnavailable:
             raise
-        except Exception as exc:  # noqa: BLE001 - say "unavailable", never answer unaudited
+        except Exception as exc:
             raise DatabaseUnavailable("audit_unavailable") from exc
 
 

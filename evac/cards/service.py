@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from evac.audit import service as audit
 from evac.cards import tokens
 from evac.cards.models import Card, ICCard
-from evac.common.db import WRITE, current_unit, now_utc, read_only, unit, writing
+from evac.common.db import WRITE, affected, current_unit, now_utc, read_only, unit, writing
 from evac.common.errors import Conflict, DomainError, NotFound, ValidationFailed
 from evac.common.vocab import TOKYO
 from evac.extensions import db
@@ -103,7 +103,7 @@ def fallback_for(card: Card) -> str:
     return tokens.fallback_code(card_key(), card.serial)
 
 
-def _refuse(error: DomainError, *, shelter_id: int | None, detail: dict[str, object]) -> DomainError:
+def _refuse(error: DomainError, *, shelter_id: int | None, detail: dict[str, Any]) -> DomainError:
     # Audited whatever becomes of the unit: the request's own work rolls back.
     audit.refused("card.refused", subject_type="card", shelter_id=shelter_id,
                   detail={"code": error.code, **detail})
@@ -315,9 +315,9 @@ def _print_page(selection: CardSelection, after: tuple[Any, ...] | None, reissue
     if needing:
         now = now_utc()
         if reissue:
-            revoked = db.session.execute(
+            revoked = affected(db.session.execute(
                 update(Card).where(Card.person_id.in_(needing), Card.revoked_at.is_(None)).values(revoked_at=now)
-            ).rowcount or 0
+            ))
         serials = _fresh_serials(len(needing))
         db.session.execute(insert(Card), [{"person_id": pid, "serial": serial, "issued_at": now}
                                           for pid, serial in zip(needing, serials, strict=True)])

@@ -198,14 +198,14 @@ def _identify(body: dict[str, Any], account: Principal, shelter: Shelter) -> _Id
                      detail={"source": "mynumber"})
         return _Identified(created.id, created.household_id, CheckinMethod.MYNUMBER)
     if body.get("ic_uid"):
-        holder = cards.person_for_ic(body["ic_uid"])
-        if holder is None:
+        linked = cards.person_for_ic(body["ic_uid"])
+        if linked is None:
             if not body.get("person_id"):
                 raise ICCardUnlinked(_("このICカードは未登録です。本人を検索して選び、もう一度タッチしてください"))
             person = people.person_in_scope(account, body["person_id"])
             cards.link_ic(body["ic_uid"], person.id, staff_id=account.id)
             return _Identified(person.id, person.household_id, CheckinMethod.IC)
-        return _Identified(holder.person_id, holder.household_id, CheckinMethod.IC)
+        return _Identified(linked.person_id, linked.household_id, CheckinMethod.IC)
     if body.get("person"):
         values = {**body["person"],
                   "birth_date": people.parse_date_field(body["person"]["birth_date"], "person.birth_date"),

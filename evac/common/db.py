@@ -99,6 +99,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def affected(result: Any) -> int:
+    """Rows an UPDATE or DELETE touched (the `rowcount` of the cursor result it returned)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def str_enum(enum_class: type[enum.StrEnum], name: str) -> Enum:
     """A portable string enum column: its values in a VARCHAR with a CHECK constraint."""
     return Enum(
@@ -346,7 +351,7 @@ class UnitOfWork:
     dialect: str
     attempt: int = 1
     state: dict[str, Any] = field(default_factory=dict)
-    _before_commit: list[Callable[[], None]] = field(default_factory=list)
+    _before_commit: list[Callable[[], object]] = field(default_factory=list)
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
     _finally: list[Callable[[bool], None]] = field(default_factory=list)
 
@@ -365,7 +370,7 @@ class UnitOfWork:
 
         return sqlite_insert(table)
 
-    def before_commit(self, hook: Callable[[], None]) -> None:
+    def before_commit(self, hook: Callable[[], object]) -> None:
         """Run `hook` inside the transaction, just before it commits (not on rollback)."""
         self._before_commit.append(hook)
 
@@ -396,11 +401,10 @@ def active_unit() -> UnitOfWork | None:
     return _current.get()
 
 
-def guard_engine(engine: Engine) -> Engine:
-    """Return `engine` for a session's statement; `UnitRequired` if no unit is active and the engine is strict."""
+def guard_engine(engine: Engine) -> None:
+    """For a session's statement: `UnitRequired` if no unit is active and the engine is strict."""
     if _current.get() is None and not _outside_allowed.get() and engine_settings(engine).strict:
         raise UnitRequired("the database was used outside a unit of work")
-    return engine
 
 
 @contextlib.contextmanager

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from marshmallow import INCLUDE, Schema, fields
+
 
 class DomainError(Exception):
     """A refusal the client can act on. Subclasses set the HTTP status and a stable code."""
@@ -62,3 +64,24 @@ def error_body(code: str, message: str, fields: dict[str, Any] | None = None, **
     body: dict[str, Any] = {"code": code, "message": message, "fields": fields or {}}
     body.update(extra)
     return {"error": body}
+
+
+class ErrorDetailOut(Schema):
+    """What went wrong: a stable code, a message for people, and the fields concerned.
+
+    Some refusals say more (`candidates` to choose from, …): further keys are allowed.
+    """
+
+    class Meta:
+        unknown = INCLUDE
+
+    code = fields.String(required=True, metadata={"description": "stable, for programs (card_revoked, …)"})
+    message = fields.String(required=True, metadata={"description": "for people, in the page's language"})
+    field_errors = fields.Dict(data_key="fields", required=True,
+                               metadata={"description": "field name → what is wrong with it"})
+
+
+class ErrorOut(Schema):
+    """Every error answer of the API: ``{"error": {"code", "message", "fields", …}}``."""
+
+    error = fields.Nested(ErrorDetailOut, required=True)

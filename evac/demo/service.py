@@ -246,7 +246,8 @@ def _disaster_plan(seed: int, evacuees: int) -> tuple[list[int], accounts.Princi
     for start in range(0, len(picked), CHUNK):
         for pid, hid in db.session.execute(select(Person.id, Person.household_id).where(
                 Person.household_id.in_(picked[start:start + CHUNK])).order_by(Person.id)):
-            members[hid].append(pid)
+            if hid is not None:
+                members[hid].append(pid)
     return chosen, admin, [members[h] for h in picked if members[h]]
 
 

@@ -1,8 +1,8 @@
 """Exports for HQ: roster (CSV, XLSX), 安否情報 CSV and PFIF 1.4 XML. Each export is audited.
 
 Rows are read in chunks (`yield_per`) and written as they come into a temporary file (in memory
-while small, on disk beyond), so exporting every evacuee of a large disaster keeps memory bounded. Column headers are data formats, not interface text: they
-stay Japanese in every language.
+while small, on disk beyond), so exporting every evacuee of a large disaster keeps memory bounded.
+Column headers are data formats, not interface text: they stay Japanese in every language.
 
 CP932 (Shift_JIS) output: characters CP932 has under another Unicode code point are folded first
 (〜 → ～, − → －, ‖ → ∥, — → ―, ¢ £ ¬ ¦ → their full-width forms), then NFKC is tried, and what is
@@ -69,7 +69,7 @@ def _open_stays(shelter_id: int | None) -> Any:
 def _rows(shelter_id: int | None) -> Iterator[tuple[Stay, Person, Household | None, Shelter]]:
     result = db.session.execute(_open_stays(shelter_id).execution_options(yield_per=CHUNK))
     for partition in result.partitions():
-        yield from partition  # type: ignore[misc]
+        yield from partition
         db.session.expunge_all()  # keep the identity map from growing with every evacuee
 
 
@@ -210,7 +210,7 @@ def pfif_xml(*, domain: str, author: str, source_name: str, source_url: str,
             _open_stays(None).where(Person.consent_public.is_(True)).execution_options(yield_per=CHUNK))
         for partition in result.partitions():
             parts = []
-            for stay, person, household, shelter in partition:
+            for stay, person, _household, shelter in partition:
                 parts.append(_pfif_person(person, stay, shelter, domain=domain, author=author,
                                           source_name=source_name, source_url=source_url, stamp=stamp,
                                           expiry=expiry, today=today))

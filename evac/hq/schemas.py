@@ -66,6 +66,8 @@ class TrendArgs(Schema):
 
 
 class TrendPointOut(Schema):
+    """One hour of the trend."""
+
     hour = fields.String(metadata={"description": "start of the clock hour (UTC)"})
     occupancy = fields.Integer(metadata={"description": "at the end of the hour (the last point: now)"})
 
@@ -77,6 +79,82 @@ class TrendOut(Schema):
     now = fields.String()
     start = fields.Integer(metadata={"description": "occupancy when the first hour began"})
     points = fields.List(fields.Nested(TrendPointOut))
+
+
+class ShelterSyncOut(Schema):
+    """Whether one shelter's changes have reached the victim-support system."""
+
+    state = fields.String(required=True, validate=validate.OneOf(["off", "ok", "pending", "parked"]))
+    pending = fields.Integer(required=True)
+
+
+class SyncStatesOut(Schema):
+    """GET /api/v1/occupancy/sync."""
+
+    connector = fields.String(required=True)
+    shelters = fields.Dict(keys=fields.String(), values=fields.Nested(ShelterSyncOut), required=True)
+
+
+class FoundShelterOut(Schema):
+    """A shelter found by HQ's search."""
+
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True)
+    capacity = fields.Integer(allow_none=True)
+    municipality_name = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+
+
+class ShelterSearchOut(Schema):
+    """GET /api/v1/hq/shelters."""
+
+    items = fields.List(fields.Nested(FoundShelterOut), required=True)
+
+
+class InquiryPersonOut(Schema):
+    """The person an inquiry found (for the officer; what may be told is in `answer`)."""
+
+    id = fields.Integer(required=True)
+    family_name = fields.String(required=True)
+    given_name = fields.String(allow_none=True)
+    family_name_kana = fields.String(allow_none=True)
+    given_name_kana = fields.String(allow_none=True)
+    birth_date = fields.String(allow_none=True)
+    sex = fields.String(required=True)
+    address = fields.String(allow_none=True)
+
+
+class InquiryWhereaboutsOut(Schema):
+    """Where the person is (or last was), for the officer."""
+
+    shelter_id = fields.Integer(required=True)
+    shelter_name = fields.String(required=True)
+    shelter_address = fields.String(allow_none=True)
+    status = fields.String(required=True)
+    status_label = fields.String(required=True)
+    open = fields.Boolean(required=True)
+    since = fields.String(required=True)
+
+
+class InquiryItemOut(Schema):
+    """One person found, with their consent and the answer allowed for this requester."""
+
+    person = fields.Nested(InquiryPersonOut, required=True)
+    whereabouts = fields.Nested(InquiryWhereaboutsOut, allow_none=True, required=True)
+    consent = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
+    may_answer = fields.Boolean(required=True)
+    answer = fields.String(required=True)
+
+
+class InquiryOut(Schema):
+    """POST /api/v1/inquiries."""
+
+    requester = fields.String(required=True)
+    items = fields.List(fields.Nested(InquiryItemOut), required=True)
+    total = fields.Integer(required=True)
+    limit = fields.Integer(required=True)
 
 
 class SyncArgs(Schema):

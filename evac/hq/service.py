@@ -48,7 +48,7 @@ def _raw_iso(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         return value.replace(" ", "T") + "+00:00"
-    return value.astimezone(UTC).isoformat()  # type: ignore[no-any-return]
+    return value.astimezone(UTC).isoformat()
 
 
 def _summary_query() -> Any:
@@ -78,10 +78,12 @@ def _summary_rows() -> list[tuple[Any, ...]]:
     if sql is None:  # constant SQL (its only values are the two statuses): compiled once per dialect
         sql = _compiled[dialect.name] = str(
             _summary_query().compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-    cursor = connection.connection.driver_connection.cursor()
+    driver = connection.connection.driver_connection
+    assert driver is not None  # a checked-out connection always has its driver connection
+    cursor = driver.cursor()
     try:
         cursor.execute(sql)
-        return cursor.fetchall()  # type: ignore[no-any-return]
+        return cursor.fetchall()
     finally:
         cursor.close()
 
@@ -112,7 +114,7 @@ def occupancy_summary_json() -> str:
     need_totals = [0] * len(NEED_KEYS)
     occupancy_total = households_total = at_home_total = in_car_total = pets_total = 0
     capacity_total = capacity_unknown = near_full = full = 0
-    parts = []
+    parts: list[str] = []
     append = parts.append
     for (sid, code, name, status, capacity, mcode, mname, lat, lon, shelter_updated,
          occupancy, households, at_home, in_car, pets, *rest) in rows:
@@ -161,7 +163,7 @@ def occupancy_summary_json() -> str:
 
 def occupancy_summary() -> dict[str, Any]:
     """`occupancy_summary_json` as Python data, for callers other than the API."""
-    return json.loads(occupancy_summary_json())  # type: ignore[no-any-return]
+    return json.loads(occupancy_summary_json())
 
 
 def _hours(now: datetime, hours: int) -> list[datetime]:
@@ -220,7 +222,8 @@ def shelter_sync_states(shelter_ids: Sequence[int], connector: str) -> dict[int,
         select(OutboxEvent.shelter_id, func.count()).where(OutboxEvent.seq > cursor, OutboxEvent.shelter_id.in_(ids))
         .group_by(OutboxEvent.shelter_id)
     ):
-        pending[sid] += n
+        if sid is not None:
+            pending[sid] += n
     status_of_seq: dict[int, BatchStatus] = {}
     for status, seqs in db.session.execute(
         select(SyncBatch.status, SyncBatch.seqs).where(
@@ -236,7 +239,8 @@ def shelter_sync_states(shelter_ids: Sequence[int], connector: str) -> dict[int,
             select(OutboxEvent.seq, OutboxEvent.shelter_id).where(OutboxEvent.seq.in_(chunk),
                                                                  OutboxEvent.shelter_id.in_(ids))
         ):
-            (parked if status_of_seq[seq] is BatchStatus.PARKED else pending)[sid] += 1
+            if sid is not None:
+                (parked if status_of_seq[seq] is BatchStatus.PARKED else pending)[sid] += 1
     result = {}
     for sid in ids:
         if parked.get(sid):

@@ -168,7 +168,9 @@ def district_of(address: str | None, town: str = "精華町") -> str | None:
 
 def split_needs(text: str) -> list[str]:
     """Split 要配慮区分 on ; ； 、 — but not inside the brackets of アレルギー(卵、小麦)."""
-    labels, depth, current = [], 0, []
+    labels: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in unicodedata.normalize("NFKC", text):
         if char == "(":
             depth += 1

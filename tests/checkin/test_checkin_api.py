@@ -30,7 +30,7 @@ def _family(db, size: int = 3) -> list[Person]:
     home = factories.household()
     names = ["太郎", "花子", "一郎", "次郎"][:size]
     kana = ["タロウ", "ハナコ", "イチロウ", "ジロウ"][:size]
-    return [factories.person(household_id=home.id, given_name=n, given_name_kana=k) for n, k in zip(names, kana)]
+    return [factories.person(household_id=home.id, given_name=n, given_name_kana=k) for n, k in zip(names, kana, strict=True)]
 
 
 def _count(db, model) -> int:

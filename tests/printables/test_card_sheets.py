@@ -27,7 +27,8 @@ from tests.printables import pdfcheck
 
 KEY = b"printables-test-key"
 NAMES = [("山田　花子", "ヤマダ　ハナコ"), ("佐々木　健太郎", "ササキ　ケンタロウ"), ("西田　真由美", "ニシダ　マユミ"),
-         ("髙橋　良男", "タカハシ　ヨシオ"), ("渡邊　さくら", "ワタナベ　サクラ"), ("グエン　ヴァン　アン", "グエン　ヴァン　アン")]
+         ("髙橋　良男", "タカハシ　ヨシオ"), ("渡邊　さくら", "ワタナベ　サクラ"),
+         ("グエン　ヴァン　アン", "グエン　ヴァン　アン")]
 DISTRICTS = ["光台", "精華台", "祝園", "下狛"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 

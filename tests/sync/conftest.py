@@ -165,7 +165,7 @@ class Senders:
               command: str = "run") -> subprocess.Popen[str]:
         """Start a sender for the http connector posting to `url`."""
         env = {**self.env, "EVAC_SYNC_CONNECTOR": "http", "EVAC_SYNC_URL": url, **(extra_env or {})}
-        log = open(self.tmp_path / f"sender{len(self.procs)}.log", "w", encoding="utf-8")  # noqa: SIM115
+        log = open(self.tmp_path / f"sender{len(self.procs)}.log", "w", encoding="utf-8")
         with log:
             proc = subprocess.Popen([sys.executable, "-m", "evac", "sync", command, *args],
                                     env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
