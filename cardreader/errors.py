@@ -235,3 +235,17 @@ class BadServerUrl(ReaderError):
             f"サーバーの URL は https:// で始めてください（http:// はこのパソコン自身の場合のみ）: {url}",
             f"The server URL must start with https:// (http:// only for this computer itself): {url}",
         )
+
+
+class PinUnavailable(ReaderError):
+    """A My Number card was placed but there is no terminal to type the PIN on."""
+
+    exit_code = EXIT_WRONG_PIN
+
+    def __init__(self) -> None:
+        super().__init__(
+            "暗証番号を入力する画面がありません。evac-reader は端末（コマンドプロンプト等）の画面で動かしてください"
+            "（--pin-stdin なら標準入力から1行ずつ読みます）。カードには何も送っていません。",
+            "There is no terminal to type the PIN on: run evac-reader in a terminal window "
+            "(--pin-stdin reads one line per card from standard input). Nothing was sent to the card.",
+        )

@@ -134,7 +134,7 @@ def pin_tries_left(channel: CardChannel) -> int:
 
 def _verify(channel: CardChannel, pin: Pin) -> None:
     apdu = bytearray(b"\x00\x20\x00\x80\x04")
-    apdu += pin._digits  # noqa: SLF001 - the one place the digits leave the Pin
+    apdu += pin._digits
     try:
         response = channel.transmit(bytes(apdu))
     finally:

@@ -214,6 +214,17 @@ class PcscReaders:
             return None
         return bool(event & scard.SCARD_STATE_PRESENT)
 
+    def card_left(self, reader: str, settle: float = 2.0) -> bool:
+        """After a failed exchange: did the card leave? The service notices within a poll or two."""
+        deadline = time.monotonic() + settle
+        while True:
+            present = self.card_present(reader)
+            if present is False:
+                return True
+            if present is None or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+
     # -- talking to the card -----------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -253,7 +264,7 @@ class PcscChannel:
             return split_response(response)
         # Raised fresh (never chained): the command, which may hold the PIN, stays out of it.
         code = _u32(rv)
-        if code in _CARD_GONE or self._readers.card_present(self.reader) is False:
+        if code in _CARD_GONE or self._readers.card_left(self.reader):
             raise CardRemoved()
         if code in _GONE:
             raise NoReader(self._readers.wanted, detail=_error_name(rv))

@@ -36,7 +36,7 @@ except ImportError:
     # longer ships; this card uses no secure messaging, so an empty module stands in for it.
     sys.modules["virtualsmartcard.CryptoUtils"] = types.ModuleType("virtualsmartcard.CryptoUtils")
 
-from virtualsmartcard.VirtualSmartcard import SmartcardOS, VirtualICC  # noqa: E402
+from virtualsmartcard.VirtualSmartcard import SmartcardOS, VirtualICC
 
 KENHOJO_AP = bytes.fromhex("D3921000310001010408")
 JPKI_AP = bytes.fromhex("D392F000260100000001")
@@ -105,13 +105,13 @@ class EmulatedCardOS(SmartcardOS):
         self.reset()
 
     # vpicc's hooks
-    def getATR(self) -> bytes:  # noqa: N802 - vpicc's name
+    def getATR(self) -> bytes:  # vpicc names its hooks in camelCase
         return atr_for(self.kind)
 
-    def powerUp(self) -> None:  # noqa: N802
+    def powerUp(self) -> None:
         self.reset()
 
-    def powerDown(self) -> None:  # noqa: N802
+    def powerDown(self) -> None:
         self.reset()
 
     def reset(self) -> None:
@@ -226,7 +226,7 @@ class EmulatedCardOS(SmartcardOS):
 class EmulatedICC(VirtualICC):
     """vpicc's socket loop around our card (VirtualICC's own __init__ builds its stock cards)."""
 
-    def __init__(self, os_: SmartcardOS, host: str, port: int) -> None:  # noqa: D107
+    def __init__(self, os_: SmartcardOS, host: str, port: int) -> None:
         self.os = os_
         self.type = "evac-test"
         self.host = host
