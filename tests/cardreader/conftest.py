@@ -23,6 +23,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -397,6 +398,13 @@ class FakeEvacServer:
 @pytest.fixture
 def evac_server() -> Iterator[FakeEvacServer]:
     """A small real HTTP server answering the pairing and reads endpoints as the contract says."""
+    with fake_evac_server() as fake:
+        yield fake
+
+
+@contextlib.contextmanager
+def fake_evac_server(tls: ssl.SSLContext | None = None) -> Iterator[FakeEvacServer]:
+    """Serve the fake on the first free port in 18100–18149 (https with `tls`)."""
     server_state: dict[str, FakeEvacServer] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -440,10 +448,15 @@ def evac_server() -> Iterator[FakeEvacServer]:
         except OSError:
             continue
     assert httpd is not None, "no free port in 18100–18149"
-    fake = FakeEvacServer(url=f"http://127.0.0.1:{httpd.server_address[1]}")
+    if tls is not None:
+        httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    scheme = "https" if tls is not None else "http"
+    fake = FakeEvacServer(url=f"{scheme}://127.0.0.1:{httpd.server_address[1]}")
     server_state["fake"] = fake
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield fake
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield fake
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
