@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from cardreader.errors import NoReader
 from cardreader.reads import IcRead
@@ -32,16 +31,13 @@ def available() -> str | None:
     return None
 
 
-def identifier(tag: Any) -> str | None:
-    """The IDm (FeliCa) or UID (ISO 14443 A) of an nfcpy tag, as upper-case hex."""
-    ident = getattr(tag, "identifier", None)
-    if not ident or not 4 <= len(ident) <= 10:
-        return None
-    return bytes(ident).hex().upper()
-
-
 class NfcpyReader:
-    """One nfcpy device (`usb`, `usb:054c:06c1`, `tty:USB0`, … or `udp:HOST:PORT` in tests)."""
+    """One nfcpy device (`usb`, `usb:054c:06c1`, `tty:USB0`, … or `udp:HOST:PORT` in tests).
+
+    Cards are found with nfcpy's `sense` alone: FeliCa polling (SENSF) answers with the IDm, ISO
+    14443 A anticollision with the UID. No tag is activated, so no command beyond finding the card
+    is ever sent to it (nfcpy's `connect` would, for some tags, read their first memory pages).
+    """
 
     def __init__(self, device: str = "usb") -> None:
         problem = available()
@@ -52,12 +48,30 @@ class NfcpyReader:
         self.device = device
         try:
             self._clf = nfc.ContactlessFrontend(device)
-        except (OSError, IOError) as exc:  # noqa: UP024 - nfcpy raises IOError by name
+        except OSError as exc:
             raise NoReader(device, detail=f"nfcpy: {type(exc).__name__}") from None
 
     def close(self) -> None:
         """Release the device."""
         self._clf.close()
+
+    def _sense(self, targets: list[str] = TARGETS) -> tuple[str, str] | None:
+        """(bit rate and type, identifier) of a card in the field, or None."""
+        from nfc.clf import RemoteTarget
+
+        try:
+            found = self._clf.sense(*(RemoteTarget(t) for t in targets), iterations=1, interval=0.1)
+        except Exception as exc:  # noqa: BLE001 - nfcpy raises driver-specific errors for a lost device
+            raise NoReader(self.device, detail=f"nfcpy: {type(exc).__name__}") from None
+        if found is None:
+            return None
+        if getattr(found, "sensf_res", None):
+            ident = bytes(found.sensf_res[1:9])  # SENSF_RES: 01, IDm (8), PMm (8), [system code]
+        elif getattr(found, "sdd_res", None):
+            ident = bytes(found.sdd_res)  # the UID from anticollision
+        else:
+            return None
+        return (found.brty, ident.hex().upper()) if 4 <= len(ident) <= 10 else None
 
     def next_read(
         self,
@@ -70,23 +84,20 @@ class NfcpyReader:
         returns only once the card is lifted, so one card placed once is one read.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        got: list[IcRead] = []
-
-        def on_connect(tag: Any) -> bool:
-            uid = identifier(tag)
-            if uid is None:
-                log.warning("card type %s has no usable identifier", getattr(tag, "type", "?"))
-                return handle is not None
-            read = IcRead(uid)
-            got.append(read)
+        while deadline is None or time.monotonic() < deadline:
+            found = self._sense()
+            if found is None:
+                time.sleep(0.1)
+                continue
+            read = IcRead(found[1])
             if handle is not None:
                 handle(read)
-                return True  # hold the card until it is lifted
-            return False
+                self._wait_lifted(found)
+            return read
+        return None
 
-        def terminate() -> bool:
-            return (deadline is not None and time.monotonic() > deadline) or (handle is None and bool(got))
-
-        self._clf.connect(rdwr={"targets": TARGETS, "on-connect": on_connect, "interval": 0.1},
-                          terminate=terminate)
-        return got[0] if got else None
+    def _wait_lifted(self, found: tuple[str, str]) -> None:
+        misses = 0
+        while misses < 2:  # a card at the edge of the field can miss one poll
+            misses = misses + 1 if self._sense([found[0]]) != found else 0
+            time.sleep(0.1)

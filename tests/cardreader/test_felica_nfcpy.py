@@ -24,8 +24,10 @@ IDM = "012E4C7A11223344"
 
 
 @pytest.fixture
-def felica_card() -> Iterator[dict[str, list[str]]]:
-    """A FeliCa card lying on nfcpy's UDP 'reader' until the test ends; records any command it got."""
+def felica_card() -> Iterator[dict[str, Any]]:
+    """A FeliCa card lying on nfcpy's UDP 'reader' until the test ends (or `stop()` lifts it).
+
+    It records any command it gets beyond polling in `commands`."""
     try:
         import nfc
     except ImportError:
@@ -33,7 +35,7 @@ def felica_card() -> Iterator[dict[str, list[str]]]:
             pytest.fail("nfcpy is not installed (pip install -e '.[felica]') and EVAC_REQUIRE_CARDREADER=1")
         pytest.skip("nfcpy is not installed (pip install -e '.[felica]')")
     stop = threading.Event()
-    seen: dict[str, list[str]] = {"commands": []}
+    seen: dict[str, Any] = {"commands": [], "stop": stop.set}
     clf = nfc.ContactlessFrontend(f"udp:127.0.0.1:{PORT}")
 
     def on_startup(target: Any) -> Any:
@@ -75,3 +77,24 @@ def test_nfcpy_without_a_device_is_a_missing_reader():
                         "--timeout", "1")
     assert result.returncode == 3
     assert "カードリーダー" in result.stderr
+
+
+def test_run_mode_reads_a_card_once_while_it_lies_there(felica_card):
+    from cardreader.felica import NfcpyReader
+
+    reader = NfcpyReader(f"udp:127.0.0.1:{PORT}")
+    handled: list[str] = []
+    lifted_at: list[float] = []
+
+    def handle(read: Any) -> None:  # the card is still on the reader here
+        handled.append(read.uid)
+        threading.Timer(1.0, lambda: (lifted_at.append(time.monotonic()), felica_card["stop"]())).start()
+
+    try:
+        read = reader.next_read(timeout=10, handle=handle)
+    finally:
+        reader.close()
+    assert read is not None and read.uid == IDM
+    assert handled == [IDM], "one read for one card placed once"
+    assert lifted_at and time.monotonic() >= lifted_at[0], "returns only after the card is lifted"
+    assert felica_card["commands"] == []
