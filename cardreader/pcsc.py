@@ -33,7 +33,7 @@ def _u32(code: int) -> int:
 _GONE = set() if scard is None else {_u32(c) for c in (
     scard.SCARD_E_NO_SERVICE, scard.SCARD_E_SERVICE_STOPPED, scard.SCARD_E_NO_READERS_AVAILABLE,
     scard.SCARD_E_UNKNOWN_READER, scard.SCARD_E_READER_UNAVAILABLE, scard.SCARD_E_INVALID_HANDLE,
-    scard.SCARD_F_COMM_ERROR, scard.SCARD_E_NO_READERS_AVAILABLE,
+    scard.SCARD_F_COMM_ERROR,
 )}
 _CARD_GONE = set() if scard is None else {_u32(c) for c in (
     scard.SCARD_W_REMOVED_CARD, scard.SCARD_E_NO_SMARTCARD, scard.SCARD_W_RESET_CARD,
