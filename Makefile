@@ -37,7 +37,7 @@ test: lint test-js test-sqlite test-postgres
 
 # Lint and import order (ruff) and types (mypy) over the Python packages; both must be clean.
 lint: install
-	$(BIN)/ruff check evac sync printables tests bench
+	$(BIN)/ruff check evac sync printables cardreader tests bench
 	$(BIN)/mypy
 
 # The page scripts' logic (scan parser, offline queue, API client, …) under Node's own test

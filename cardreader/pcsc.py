@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 try:  # pyscard is the optional extra `reader`: its absence is reported, not a crash at import.
     from smartcard import scard
 except ImportError:  # pragma: no cover - exercised on machines without pyscard
-    scard = None  # type: ignore[assignment]
+    scard = None
 
 
 def _u32(code: int) -> int:

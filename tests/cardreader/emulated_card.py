@@ -92,7 +92,7 @@ class EmulatedCardOS(SmartcardOS):
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.kind = args.kind
-        self.log = open(args.log, "a", buffering=1, encoding="utf-8")  # noqa: SIM115 - lives as long as the card
+        self.log = open(args.log, "a", buffering=1, encoding="utf-8")
         self.retries = self._load_retries()
         self.files = {
             0x0001: tlv(0xDF10, b"000000000000"),  # the 個人番号 EF (a dummy): must never be selected
@@ -105,13 +105,13 @@ class EmulatedCardOS(SmartcardOS):
         self.reset()
 
     # vpicc's hooks
-    def getATR(self) -> bytes:  # vpicc names its hooks in camelCase
+    def getATR(self) -> bytes:  # noqa: N802 - vpicc names its hooks in camelCase
         return atr_for(self.kind)
 
-    def powerUp(self) -> None:
+    def powerUp(self) -> None:  # noqa: N802
         self.reset()
 
-    def powerDown(self) -> None:
+    def powerDown(self) -> None:  # noqa: N802
         self.reset()
 
     def reset(self) -> None:
