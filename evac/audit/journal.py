@@ -185,7 +185,7 @@ class AuditJournal:
                 entries, _end = _read_lines(path, 0)
                 if entries:
                     self._store(entries)
-                    log.info("adopted an audit journal", extra={"journal": path.name, "entries": len(entries)})
+                    log.info("adopted an audit journal", extra={"journal": path.name, "entries_read": len(entries)})
                 path.unlink(missing_ok=True)
                 count += len(entries)
             finally:
@@ -219,6 +219,13 @@ class AuditJournal:
         except Exception as exc:  # noqa: BLE001 - at exit the journal stays for adoption
             log.warning("audit flush at exit failed; the journal will be adopted",
                         extra={"error": type(exc).__name__})
+            return
+        with self._lock:
+            # Everything in it is stored: leave no file for another process to read again.
+            if self._path is not None and self._fd >= 0 and os.fstat(self._fd).st_size == self._stored:
+                os.close(self._fd)
+                self._path.unlink(missing_ok=True)
+                self._fd, self._path = -1, None
 
 
 def _default(value: Any) -> Any:

@@ -161,11 +161,6 @@ def occupancy_summary_json() -> str:
     return head[:-1] + ',"shelters":[' + ",".join(parts) + "]}"
 
 
-def occupancy_summary() -> dict[str, Any]:
-    """`occupancy_summary_json` as Python data, for callers other than the API."""
-    return json.loads(occupancy_summary_json())
-
-
 def _hours(now: datetime, hours: int) -> list[datetime]:
     current = now.replace(minute=0, second=0, microsecond=0)
     return [current - timedelta(hours=h) for h in range(hours - 1, -1, -1)]

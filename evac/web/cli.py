@@ -73,9 +73,9 @@ def health(url: str) -> None:
     """Exit 0 if the database answers (and, with --url, the web server); for container healthchecks."""
     import urllib.request
 
-    from evac.web.views import _database_answers
+    from evac.web.service import database_answers
 
-    _database_answers()
+    database_answers()
     if url:
         with urllib.request.urlopen(url, timeout=4) as response:
             if response.status != 200:

@@ -15,12 +15,11 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
-from sqlalchemy import text
 
-from evac.common.db import DatabaseUnavailable, now_utc, read_only
+from evac.common.db import DatabaseUnavailable, now_utc
 from evac.common.vocab import TOKYO
-from evac.extensions import db
 from evac.hq import public
+from evac.web.service import database_answers
 
 bp = Blueprint("web", __name__)
 
@@ -29,16 +28,11 @@ PUBLIC_LANGUAGES = ("ja", "en", "easy")  # easy: やさしい日本語, a wordin
 PUBLIC_MAX_AGE = 30
 
 
-@read_only
-def _database_answers() -> None:
-    db.session.execute(text("SELECT 1"))
-
-
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
     """Liveness and database check for load balancers and the container healthcheck."""
     try:
-        _database_answers()
+        database_answers()
     except DatabaseUnavailable:
         return jsonify({"status": "error", "database": "unreachable"}), 503
     return jsonify({"status": "ok", "database": "ok"})
