@@ -158,7 +158,7 @@ def app(_schema: dict[str, Any], tmp_path: Path) -> Iterator[Flask]:
         yield app
         journal = existing_journal(app)
         if journal is not None:
-            journal.stop()
+            journal.close()
         _db.session.remove()
         _db.engine.dispose()
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from flask import current_app, has_app_context, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import insert
 
 from evac.audit.journal import AuditJournal, journal_for
 from evac.audit.models import AuditEvent
@@ -63,12 +62,7 @@ def _in_transaction(entry: dict[str, Any]) -> None:
     unit_ = current_unit()
     if unit_.mode is not WRITE:
         raise UnitConflict("audit.record needs a writing unit")
-    pending: list[dict[str, Any]] | None = unit_.state.get(_PENDING)
-    if pending is None:
-        pending = unit_.state[_PENDING] = []
-        # One insert for every audit row of the unit, as the transaction ends.
-        unit_.before_commit(lambda: db.session.execute(insert(AuditEvent.__table__), pending))
-    pending.append(entry)
+    unit_.insert_at_commit(AuditEvent.__table__, entry)
 
 
 def record(action: str, *, subject_type: str | None = None, subject_id: object = None, shelter_id: int | None = None,

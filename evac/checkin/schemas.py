@@ -145,28 +145,33 @@ class ShelterCountsOut(Schema):
     households = fields.Integer(required=True)
 
 
-class PersonSlimOut(Schema):
-    """Who a check-in or check-out was about."""
+class PersonNameOut(Schema):
+    """A person's id and name, in kanji and kana."""
 
     id = fields.Integer(required=True)
     family_name = fields.String(required=True)
     given_name = fields.String(allow_none=True)
     family_name_kana = fields.String(allow_none=True)
     given_name_kana = fields.String(allow_none=True)
+
+
+class PersonSlimOut(PersonNameOut):
+    """Who a check-in or check-out was about."""
+
     household_id = fields.Integer(allow_none=True)
 
 
-class PersonSummaryOut(Schema):
-    """A person as staff see them at the desk."""
+class PersonIdentityOut(PersonNameOut):
+    """What tells a person apart: name, birth date, sex, address."""
 
-    id = fields.Integer(required=True)
-    family_name = fields.String(required=True)
-    given_name = fields.String(allow_none=True)
-    family_name_kana = fields.String(allow_none=True)
-    given_name_kana = fields.String(allow_none=True)
     birth_date = fields.String(allow_none=True, metadata={"format": "date"})
     sex = fields.String(required=True, validate=validate.OneOf(["male", "female", "other"]))
     address = fields.String(allow_none=True)
+
+
+class PersonSummaryOut(PersonIdentityOut):
+    """A person as staff see them at the desk."""
+
     household_id = fields.Integer(allow_none=True)
     household_number = fields.String(allow_none=True)
     district = fields.String(allow_none=True)

@@ -237,6 +237,12 @@ def _targets(principal: _Identified, members: list[int] | None) -> list[int]:
     return sorted(set(members))
 
 
+def _arrivals(person_ids: list[int], persons: dict[int, Any]) -> list[Arrival]:
+    """What opening a stay for each of these persons counts: their household, needs and pets."""
+    return [Arrival(pid, persons[pid].household_id, persons[pid].needs or 0, persons[pid].pets or 0)
+            for pid in person_ids]
+
+
 def household_view(person_id: int, household_id: int | None) -> dict[str, Any]:
     """The person's household with each member's whereabouts; audited as a read (joins the caller's unit)."""
     ids = people.household_member_ids(household_id, person_id)
@@ -313,10 +319,8 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
             arriving.append(pid)
     if arriving:
         opened = stays.open_stays(
-            [Arrival(pid, persons[pid].household_id, persons[pid].needs or 0, persons[pid].pets or 0)
-             for pid in arriving],
-            shelter.id, status=initial, method=principal.method, client_id=str(body["client_id"]),
-            staff_id=account.id, at=now)
+            _arrivals(arriving, persons), shelter.id, status=initial, method=principal.method,
+            client_id=str(body["client_id"]), staff_id=account.id, at=now)
         for stay in opened:
             result[stay.person_id] = stay
             if stay.person_id in origins:
@@ -400,10 +404,8 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
     if moving:
         assert target_shelter is not None
         opened = stays.open_stays(
-            [Arrival(pid, persons[pid].household_id, persons[pid].needs or 0, persons[pid].pets or 0)
-             for pid, _old in moving],
-            target_shelter.id, status=StayStatus.PRESENT, method=CheckinMethod.MANUAL,
-            client_id=str(body["client_id"]), staff_id=account.id, at=now)
+            _arrivals([pid for pid, _old in moving], persons), target_shelter.id, status=StayStatus.PRESENT,
+            method=CheckinMethod.MANUAL, client_id=str(body["client_id"]), staff_id=account.id, at=now)
         for (_pid, old), new in zip(moving, opened, strict=True):
             _emit("transfer", new, persons[new.person_id], target_shelter, from_shelter_id=old.shelter_id)
             result.append(new)

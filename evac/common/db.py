@@ -370,6 +370,21 @@ class UnitOfWork:
 
         return sqlite_insert(table)
 
+    def insert_at_commit(self, table: Any, row: dict[str, Any]) -> None:
+        """Insert `row` into `table` as the unit commits, with the unit's other rows for it (one executemany).
+
+        The outbox and the audit log write this way: one statement per table per unit, and on
+        PostgreSQL the outbox's sequence numbers are drawn a moment before the commit.
+        """
+        key = f"insert_at_commit:{table.name}"
+        rows: list[dict[str, Any]] | None = self.state.get(key)
+        if rows is None:
+            from evac.extensions import db
+
+            rows = self.state[key] = []
+            self.before_commit(lambda: db.session.execute(table.insert(), rows))
+        rows.append(row)
+
     def before_commit(self, hook: Callable[[], object]) -> None:
         """Run `hook` inside the transaction, just before it commits (not on rollback)."""
         self._before_commit.append(hook)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from evac.checkin.schemas import PersonIdentityOut
 from evac.hq.inquiries import Requester
 from evac.hq.service import NEED_KEYS
 from evac.shelters.models import ShelterStatus
@@ -113,19 +114,6 @@ class ShelterSearchOut(Schema):
     items = fields.List(fields.Nested(FoundShelterOut), required=True)
 
 
-class InquiryPersonOut(Schema):
-    """The person an inquiry found (for the officer; what may be told is in `answer`)."""
-
-    id = fields.Integer(required=True)
-    family_name = fields.String(required=True)
-    given_name = fields.String(allow_none=True)
-    family_name_kana = fields.String(allow_none=True)
-    given_name_kana = fields.String(allow_none=True)
-    birth_date = fields.String(allow_none=True)
-    sex = fields.String(required=True)
-    address = fields.String(allow_none=True)
-
-
 class InquiryWhereaboutsOut(Schema):
     """Where the person is (or last was), for the officer."""
 
@@ -141,7 +129,8 @@ class InquiryWhereaboutsOut(Schema):
 class InquiryItemOut(Schema):
     """One person found, with their consent and the answer allowed for this requester."""
 
-    person = fields.Nested(InquiryPersonOut, required=True)
+    person = fields.Nested(PersonIdentityOut, required=True, metadata={
+        "description": "for the officer; what may be told is in `answer`"})
     whereabouts = fields.Nested(InquiryWhereaboutsOut, allow_none=True, required=True)
     consent = fields.Dict(keys=fields.String(), values=fields.Boolean(), required=True)
     may_answer = fields.Boolean(required=True)

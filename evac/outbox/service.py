@@ -5,16 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import insert
-
 from evac.common.db import WRITE, UnitConflict, current_unit, now_utc
-from evac.extensions import db
 from evac.outbox.models import OutboxEvent
 
 EVENT_TYPES = frozenset(
     {"checkin", "checkout", "outing", "return", "transfer", "person.updated", "shelter.updated"}
 )
-_PENDING = "outbox.pending"
 
 
 def record(
@@ -31,11 +27,8 @@ def record(
     unit_ = current_unit()
     if unit_.mode is not WRITE:
         raise UnitConflict("outbox events need a writing unit")
-    pending: list[dict[str, Any]] | None = unit_.state.get(_PENDING)
-    if pending is None:
-        pending = unit_.state[_PENDING] = []
-        unit_.before_commit(lambda: db.session.execute(insert(OutboxEvent.__table__), pending))
     event_id = str(uuid.uuid4())
-    pending.append({"event_id": event_id, "type": event_type, "occurred_at": now_utc(), "person_id": person_id,
-                    "shelter_id": shelter_id, "payload": payload})
+    unit_.insert_at_commit(OutboxEvent.__table__, {
+        "event_id": event_id, "type": event_type, "occurred_at": now_utc(), "person_id": person_id,
+        "shelter_id": shelter_id, "payload": payload})
     return event_id
