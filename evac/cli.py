@@ -68,7 +68,7 @@ def register(app: Flask) -> None:
     from evac.cards.cli import cards
     from evac.checkin.cli import print_group
     from evac.demo.cli import demo
-    from evac.hq.cli import hq
+    from evac.hq.cli import hq, incident
     from evac.people.cli import import_residents
     from evac.retention.cli import purge
     from evac.shelters.cli import import_shelters
@@ -76,6 +76,6 @@ def register(app: Flask) -> None:
     from evac.web.cli import health, serve
 
     app.cli = EvacAppGroup(app.name)
-    for command in (users, audit_group, cards, demo, hq, import_residents, import_shelters, serve, health, backup,
+    for command in (users, audit_group, cards, demo, hq, incident, import_residents, import_shelters, serve, health, backup,
                     print_group, purge):
         app.cli.add_command(command)

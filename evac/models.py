@@ -5,6 +5,7 @@ from evac.audit.models import AuditEvent
 from evac.cards.models import Card, ICCard
 from evac.checkin.models import ClientRequest
 from evac.common.vocab import Need, Sex, StayStatus
+from evac.incidents.models import Incident, IncidentKind
 from evac.outbox.models import OutboxEvent
 from evac.people.models import Household, Person
 from evac.shelters.models import Shelter, ShelterKind, ShelterStatus
@@ -12,6 +13,7 @@ from evac.stays.models import HouseholdTally, OccupancyHour, ShelterTally, Stay,
 
 __all__ = [
     "ApiToken", "AuditEvent", "AuthState", "Card", "ClientRequest", "Household", "HouseholdTally", "ICCard",
+    "Incident", "IncidentKind",
     "Need", "OccupancyHour", "OutboxEvent", "Person", "Role", "Sex", "Shelter", "ShelterKind", "ShelterStatus",
     "ShelterTally", "StaffAccount", "Stay", "StayStatus", "StayTally", "staff_shelter",
 ]

@@ -88,8 +88,14 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "EVAC_SYNC_CONNECTOR": os.environ.get("EVAC_SYNC_CONNECTOR", "none"),
         "EVAC_SYNC_URL": os.environ.get("EVAC_SYNC_URL", ""),
         "EVAC_SYNC_SECRET": os.environ.get("EVAC_SYNC_SECRET", ""),
-        "EVAC_SYNC_INTERVAL": _int("EVAC_SYNC_INTERVAL", 30),
+        "EVAC_SYNC_INTERVAL": _float("EVAC_SYNC_INTERVAL", 30.0),
         "EVAC_SYNC_DIR": os.environ.get("EVAC_SYNC_DIR", str(instance_path / "sync")),
+        # The drills' connector: none by default, so a 訓練 never reaches any receiver.
+        "EVAC_SYNC_DRILL_CONNECTOR": os.environ.get("EVAC_SYNC_DRILL_CONNECTOR", "none"),
+        "EVAC_SYNC_DRILL_URL": os.environ.get("EVAC_SYNC_DRILL_URL", ""),
+        "EVAC_SYNC_DRILL_SECRET": os.environ.get("EVAC_SYNC_DRILL_SECRET", ""),
+        # `evac serve` runs the sender in its workers when a connector is set (one sends: the lease).
+        "EVAC_SYNC_EMBEDDED": os.environ.get("EVAC_SYNC_EMBEDDED", "1") != "0",
         "EVAC_LOG_LEVEL": os.environ.get("EVAC_LOG_LEVEL", "INFO"),
         # How long a request waits for the database (the SQLite write lock, a PostgreSQL row lock)
         # before it is answered 503 with Retry-After and the desk queues it.

@@ -129,6 +129,7 @@ class CardOptions:
     font_path: str | None = None
     cut_marks: bool = True
     title: str = ""
+    drill: bool = False  # a walk-in's card printed at a desk during a 訓練 (purged with the drill)
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,8 @@ def render_cards(cards: Sequence[CardData], options: CardOptions) -> tuple[bytes
             canvas.doForm("sheet")
             for index, card in enumerate(cards[start: start + layout.per_page]):
                 renderer.draw(card, index)
+            if options.drill:
+                draw.drill_mark(canvas, font, layout.page_width * mm, layout.page_height * mm)
             canvas.showPage()
         if not cards:
             canvas.showPage()

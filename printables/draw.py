@@ -15,7 +15,10 @@ from reportlab.pdfgen.canvas import Canvas
 from printables import qr
 from printables.fonts import Fitted, Font, fit
 
-__all__ = ["checkbox", "fitted_text", "mm", "new_canvas", "plain_streams", "qr_code", "text"]
+__all__ = ["checkbox", "drill_mark", "fitted_text", "mm", "new_canvas", "plain_streams", "qr_code", "text"]
+
+DRILL_TEXT = "訓練 DRILL"
+DRILL_NOTE = "訓練用の印刷物です（実際の災害の記録ではありません） / Printed for a drill, not a real disaster"
 
 
 @contextmanager
@@ -80,6 +83,26 @@ def fitted_text(canvas: Canvas, font: Font, x: float, y: float, width: float, si
     fitted = fit(font, value, width, size, min_size if min_size is not None else size * 0.6)
     text(canvas, font, x, y, fitted.size, fitted.text, anchor=anchor, bold=bold)
     return fitted
+
+
+def drill_mark(canvas: Canvas, font: Font, width: float, height: float) -> None:
+    """Mark a page unmistakably as a drill's: a red band with 訓練 at the top and bottom, and a large
+    diagonal 訓練 across it, light enough to read what is under it."""
+    canvas.saveState()
+    band = 7 * mm
+    canvas.setFillColorRGB(0.78, 0.0, 0.0)
+    for y in (height - band, 0):
+        canvas.rect(0, y, width, band, stroke=0, fill=1)
+    canvas.setFillColorRGB(1, 1, 1)
+    for y in (height - band + 2.1 * mm, 2.1 * mm):
+        text(canvas, font, 6 * mm, y, 11, DRILL_TEXT, bold=True)
+        fitted_text(canvas, font, width - 6 * mm, y, width - 50 * mm, 8, DRILL_NOTE, anchor="right")
+    canvas.setFillColorRGB(0.85, 0.1, 0.1, alpha=0.12)
+    canvas.translate(width / 2, height / 2)
+    canvas.rotate(30)
+    size = min(width, height) / 3
+    text(canvas, font, 0, -size / 3, size, "訓練", anchor="center")
+    canvas.restoreState()
 
 
 def checkbox(canvas: Canvas, x: float, y: float, size: float = 3.2 * mm, *, checked: bool = False) -> None:

@@ -79,6 +79,7 @@ class EvacueeCardForm:
 
     town_name: str = ""
     shelter_name: str = ""
+    drill: bool = False  # printed during a 訓練: every page says so
 
 
 def render_evacuee_cards(form: EvacueeCardForm, copies: int = 1, *, font_path: str | None = None) -> bytes:
@@ -89,6 +90,8 @@ def render_evacuee_cards(form: EvacueeCardForm, copies: int = 1, *, font_path: s
         c = draw.new_canvas(buffer, font, A4, f"{TITLE.ja} / {TITLE.en}")
         for _ in range(max(copies, 1)):
             _page(c, font, form)
+            if form.drill:
+                draw.drill_mark(c, font, *A4)
             c.showPage()
         c.save()
     return buffer.getvalue()

@@ -35,6 +35,7 @@ class ShelterPoster:
     shelter_kana: str = ""
     address: str = ""
     heading: Bilingual = POSTER_HEADING
+    drill: bool = False  # printed during a 訓練: the page says so
     items: tuple[Bilingual, ...] = POSTER_ITEMS
     notes: tuple[Bilingual, ...] = field(default=(POSTER_PETS, POSTER_RECEPTION))
 
@@ -48,6 +49,8 @@ def render_posters(posters: list[ShelterPoster], *, font_path: str | None = None
         c = draw.new_canvas(buffer, font, A4, "避難所ポスター / Shelter poster")
         for poster in posters or [ShelterPoster("", "", "")]:
             _page(c, font, poster, width, height)
+            if poster.drill:
+                draw.drill_mark(c, font, width, height)
             c.showPage()
         c.save()
     return buffer.getvalue()

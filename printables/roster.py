@@ -64,6 +64,7 @@ class RosterHeader:
     printed_at: datetime
     town_name: str = ""
     summary: str = ""  # e.g. "在所 120 名・外出 8 名"
+    drill: bool = False  # printed during a 訓練: every page says so
 
 
 @dataclass
@@ -115,6 +116,8 @@ def render_roster(rows: Iterable[RosterRow], header: RosterHeader, *,
         for page in range(pages):
             chunk = items[page * per_page: (page + 1) * per_page]
             _page(c, font, header, chunk, page * per_page, page + 1, pages, report)
+            if header.drill:
+                draw.drill_mark(c, font, *landscape(A4))
             c.showPage()
         c.save()
     return buffer.getvalue(), report

@@ -26,6 +26,19 @@ def _config(**overrides: Any) -> SyncConfig:
         raise click.ClickException(str(exc)) from None
 
 
+def _drill_config(**overrides: Any) -> SyncConfig:
+    try:
+        return SyncConfig.for_drills(current_app.config, **{k: v for k, v in overrides.items() if v is not None})
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _configs(**overrides: Any) -> list[SyncConfig]:
+    """The connectors to run: the real one and the drills', each unless it is `none`."""
+    found = [_config(**overrides), _drill_config(interval=overrides.get("interval"))]
+    return [cfg for cfg in found if cfg.connector != "none"]
+
+
 def _print(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -43,23 +56,25 @@ def run(connector: str | None, interval: float | None) -> None:
     from sync.runner import SyncRunner
     from sync.scheduler import run_until_stopped, stop_on_signals
 
-    cfg = _config(connector=connector, interval=interval)
-    if cfg.connector == "none":
-        raise click.ClickException("EVAC_SYNC_CONNECTOR is none: nothing to run")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    runners = [SyncRunner(app, cfg) for cfg in _configs(connector=connector, interval=interval)]
+    if not runners:
+        raise click.ClickException("EVAC_SYNC_CONNECTOR and EVAC_SYNC_DRILL_CONNECTOR are none: nothing to run")
     stop = threading.Event()
     stop_on_signals(stop)
-    run_until_stopped(SyncRunner(current_app._get_current_object(), cfg), cfg.interval, stop)  # type: ignore[attr-defined]
+    run_until_stopped(runners, runners[0].cfg.interval, stop)
 
 
 @sync.command("once")
 @click.option("--connector", type=click.Choice(CONNECTORS), default=None, help="Overrides EVAC_SYNC_CONNECTOR.")
 @click.option("--max-seconds", type=float, default=60.0, show_default=True,
               help="Give up retrying after this long (the events stay queued).")
-def once(connector: str | None, max_seconds: float) -> None:
+@click.option("--drill", is_flag=True, help="The drills' connector (EVAC_SYNC_DRILL_CONNECTOR) instead.")
+def once(connector: str | None, max_seconds: float, drill: bool) -> None:
     """1回だけ送信 / one pass; exit 1 if something is left unsent."""
     from sync.runner import SyncRunner
 
-    cfg = _config(connector=connector)
+    cfg = _drill_config() if drill else _config(connector=connector)
     runner = SyncRunner(current_app._get_current_object(), cfg)  # type: ignore[attr-defined]
     try:
         report = runner.run_pass(deadline=time.monotonic() + max_seconds)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 CONNECTORS = ("http", "csv", "none")
+DRILL_CONNECTORS = ("http", "none")
+DRILL = "drill"  # the state (and lease) name of the drills' connector
 CSV_ENCODINGS = ("cp932", "utf-8", "utf-8-sig")
 
 
@@ -55,6 +57,13 @@ class SyncConfig:
     gap_grace: float
     town_code: str
     town_name: str
+    # The drills' connector: it takes drill events only, and the real one never sees them.
+    drill: bool = False
+
+    @property
+    def name(self) -> str:
+        """Name of the connector's state row and lease: `drill` for the drills', else the connector."""
+        return DRILL if self.drill else self.connector
 
     @classmethod
     def from_app(cls, config: dict[str, Any], **overrides: Any) -> SyncConfig:
@@ -83,6 +92,22 @@ class SyncConfig:
         cfg = cls(**values)
         cfg.check()
         return cfg
+
+    @classmethod
+    def for_drills(cls, config: dict[str, Any], **overrides: Any) -> SyncConfig:
+        """The drills' connector (`EVAC_SYNC_DRILL_CONNECTOR`, `_URL`, `_SECRET`): none by default, so a
+        訓練's check-ins go nowhere; `http` sends them to a receiver of their own (a rehearsal system)."""
+        connector = _get(config, "EVAC_SYNC_DRILL_CONNECTOR", "none").lower()
+        if connector not in DRILL_CONNECTORS:
+            raise RuntimeError(f"EVAC_SYNC_DRILL_CONNECTOR must be one of {', '.join(DRILL_CONNECTORS)}, "
+                               f"got {connector!r}")
+        url = _get(config, "EVAC_SYNC_DRILL_URL", "")
+        if connector == "http" and url and url == _get(config, "EVAC_SYNC_URL", ""):
+            raise RuntimeError("EVAC_SYNC_DRILL_URL must not be the real receiver's EVAC_SYNC_URL")
+        base = {"connector": connector, "url": url,
+                "secret": _get(config, "EVAC_SYNC_DRILL_SECRET", "") or _get(config, "EVAC_SYNC_SECRET", ""),
+                "drill": True}
+        return cls.from_app(config, **{**base, **overrides})
 
     def check(self) -> None:
         """Refuse settings that cannot work, naming the variable (never its secret value)."""

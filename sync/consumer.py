@@ -42,6 +42,7 @@ log = logging.getLogger("sync.consumer")
 _NO_LIMIT = 2**62
 # Plain rows, not ORM objects: a claim reads hundreds of events and needs no identity map.
 _EVENT_COLUMNS = (OutboxEvent.seq, OutboxEvent.event_id, OutboxEvent.type, OutboxEvent.occurred_at,
+                  OutboxEvent.incident_id, OutboxEvent.drill,
                   OutboxEvent.person_id, OutboxEvent.shelter_id, OutboxEvent.payload)
 
 
@@ -65,6 +66,7 @@ class ClaimResult:
     claimed: int = 0
     held: int = 0
     gap_pending: bool = False
+    skipped: int = 0  # the other kind's events stepped over (the cursor moved past them)
 
 
 @dataclass
@@ -82,6 +84,8 @@ class Scan:
     events: list[EventLike] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)
     gap_pending: bool = False
+    last_seq: int | None = None  # the last seq looked at, taken or skipped (the other kind's events)
+    skipped: int = 0
 
 
 def _postgres() -> bool:
@@ -116,10 +120,14 @@ def _snapshot_bounds() -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def scan(state: SyncConnector, caps: Caps, gap_grace: float, after: int | None = None) -> Scan:
+def scan(state: SyncConnector, caps: Caps, gap_grace: float, after: int | None = None, *,
+         drill: bool = False) -> Scan:
     """Read the events after the cursor (or `after`) that may be taken now, within the caps.
 
-    Must run inside the claim's transaction, after `lock_state`. See the module doc for gaps.
+    Events of the other kind (drill or real) are stepped over: they move the cursor but are never
+    taken, so a drill's check-ins cannot reach the real connector. The events taken belong to one
+    incident: the scan stops where the incident changes. Must run inside the claim's transaction,
+    after `lock_state`. See the module doc for gaps.
     """
     postgres = _postgres()
     start = state.cursor if after is None else after
@@ -141,15 +149,25 @@ def scan(state: SyncConnector, caps: Caps, gap_grace: float, after: int | None =
     rows: list[Any] = list(db.session.execute(query))
     out = Scan()
     expected, size = start + 1, 0
+    incident: int | None = None
     for event in rows:
         if event.seq != expected and event.seq - 1 > safe_seq:
             out.gap_pending = True
             break
+        if bool(event.drill) is not drill:
+            out.skipped += 1
+            out.last_seq = event.seq
+            expected = event.seq + 1
+            continue
+        if incident is not None and event.incident_id != incident:
+            break
         encoded = encode_event(event)
         if out.events and size + len(encoded) + 1 > caps.bytes:
             break
+        incident = event.incident_id
         out.events.append(event)
         out.encoded.append(encoded)
+        out.last_seq = event.seq
         size += len(encoded) + 1
         expected = event.seq + 1
     if out.gap_pending and postgres and state.horizon_seq is None:
@@ -178,7 +196,8 @@ def _blockers(name: str) -> dict[int, int]:
 
 def _new_batch(name: str, status: BatchStatus, events: list[EventLike], blocked_by: int | None = None) -> SyncBatch:
     batch = SyncBatch(
-        connector=name, status=status, first_seq=events[0].seq, last_seq=events[-1].seq, event_count=len(events),
+        connector=name, status=status, incident_id=events[0].incident_id, first_seq=events[0].seq,
+        last_seq=events[-1].seq, event_count=len(events),
         seqs=[e.seq for e in events], person_ids=sorted({e.person_id for e in events if e.person_id is not None}),
         blocked_by=blocked_by, attempts=0, retries=0,
     )
@@ -201,21 +220,23 @@ def next_queued(name: str) -> Claimed | None:
                        [encode_event(e) for e in events], batch.attempts)
 
 
-def claim(name: str, lease: Lease, caps: Caps, gap_grace: float) -> ClaimResult:
+def claim(name: str, lease: Lease, caps: Caps, gap_grace: float, *, drill: bool = False) -> ClaimResult:
     """Claim the next events after the cursor into a queued batch (and held ones), moving the cursor."""
     with unit(WRITE):
-        result = _claim(name, lease, caps, gap_grace)
+        result = _claim(name, lease, caps, gap_grace, drill)
     if result.held:
         log.info("events held behind parked batches", extra={"connector": name, "held": result.held})
     return result
 
 
-def _claim(name: str, lease: Lease, caps: Caps, gap_grace: float) -> ClaimResult:
+def _claim(name: str, lease: Lease, caps: Caps, gap_grace: float, drill: bool) -> ClaimResult:
     lease.verify()
     state = lock_state(name)
-    found = scan(state, caps, gap_grace)
-    result = ClaimResult(gap_pending=found.gap_pending)
+    found = scan(state, caps, gap_grace, drill=drill)
+    result = ClaimResult(gap_pending=found.gap_pending, skipped=found.skipped)
     if not found.events:
+        if found.last_seq is not None and found.last_seq > state.cursor:
+            state.cursor = found.last_seq  # only the other kind's events: step past them
         return result  # the unit commits, keeping a newly recorded gap horizon
     blockers = _blockers(name)
     sendable: list[EventLike] = []
@@ -232,7 +253,8 @@ def _claim(name: str, lease: Lease, caps: Caps, gap_grace: float) -> ClaimResult
     for root, events in held.items():
         _new_batch(name, BatchStatus.HELD, events, blocked_by=root)
         result.held += len(events)
-    state.cursor = found.events[-1].seq
+    assert found.last_seq is not None
+    state.cursor = found.last_seq
     db.session.flush()
     if batch is not None:
         result.batch = Claimed(batch.id, batch.batch_id, batch.seqs, batch.person_ids, encoded)

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from evac.extensions import db
 from evac.hq import anpi
+from evac.incidents.models import Incident, IncidentKind
 from evac.people.models import Household, Person
 from evac.shelters.models import Shelter, ShelterStatus
 from evac.stays.models import Stay
@@ -87,7 +88,9 @@ def render(shelter: Shelter, encoding: str) -> tuple[bytes, int, int]:
         select(Stay, Person, Household)
         .join(Person, Person.id == Stay.person_id)
         .outerjoin(Household, Household.id == Person.household_id)
-        .where(Stay.shelter_id == shelter.id, Stay.checked_out_at.is_(None))
+        .where(Stay.shelter_id == shelter.id, Stay.checked_out_at.is_(None),
+               # A drill's roster never goes into the folder bound for LGWAN.
+               Stay.incident_id.in_(select(Incident.id).where(Incident.kind == IncidentKind.DISASTER)))
         .order_by(Stay.household_id, Person.id)
     ).all()
     buffer = io.StringIO(newline="")
@@ -142,5 +145,8 @@ def write_snapshots(shelter_ids: Iterable[int], sync_dir: str, encoding: str, to
 
 
 def open_shelter_ids() -> set[int]:
-    """Every open or full shelter: the first snapshot covers them even before any event."""
+    """Every open or full shelter: the first snapshot covers them even before any event (none in a drill)."""
+    drill = db.session.scalar(select(Incident.id).where(Incident.is_open.is_(True), Incident.kind == IncidentKind.DRILL))
+    if drill is not None:
+        return set()
     return set(db.session.scalars(select(Shelter.id).where(Shelter.status != ShelterStatus.CLOSED)))

@@ -69,7 +69,7 @@ class SyncRunner:
     def __init__(self, app: Flask, cfg: SyncConfig, sender: Sender | None = None) -> None:
         self.app = app
         self.cfg = cfg
-        self.name = cfg.connector
+        self.name = cfg.name
         self.caps = consumer.Caps(cfg.batch_size, cfg.batch_bytes)
         self._sender = sender
         self._lease: Lease | None = None
@@ -86,7 +86,7 @@ class SyncRunner:
         """Take the lease and drain what can be sent now. Never raises: failures land in the report and the state."""
         stop = stop or threading.Event()
         report = PassReport(self.name)
-        if self.name == "none":
+        if self.cfg.connector == "none":
             report.drained = True
             return report
         if not self._busy.acquire(blocking=False):
@@ -101,7 +101,7 @@ class SyncRunner:
                         report.lease = False
                         return report
                     consumer.ensure_state(self.name)
-                    if self.name == "http":
+                    if self.cfg.connector == "http":
                         self._http_pass(self._lease, stop, deadline, report)
                     else:
                         self._csv_pass(self._lease, stop, report)
@@ -139,13 +139,13 @@ class SyncRunner:
         while not stop.is_set():
             claimed = consumer.next_queued(self.name)
             if claimed is None:
-                result = consumer.claim(self.name, lease, self.caps, self.cfg.gap_grace)
+                result = consumer.claim(self.name, lease, self.caps, self.cfg.gap_grace, drill=self.cfg.drill)
                 report.claimed += result.claimed
                 report.held += result.held
                 claimed = result.batch
                 if claimed is None:
-                    if result.claimed:
-                        continue  # everything claimed was held behind a parked batch
+                    if result.claimed or result.skipped:
+                        continue  # held behind a parked batch, or the other kind's events stepped over
                     if result.gap_pending and gap_waits < 3 and not self._past(deadline, self.cfg.gap_grace):
                         # A gap in seq that a transaction in flight may fill: wait until it settles.
                         gap_waits += 1
@@ -220,10 +220,11 @@ class SyncRunner:
                 found = consumer.scan(state, consumer.Caps(CSV_SCAN, 2**62), self.cfg.gap_grace,
                                       after=after)
                 shelters |= csvout.changed_shelters(found.events)
-                if found.events:
-                    last_seq = after = found.events[-1].seq
+                moved = found.last_seq is not None
+                if moved:
+                    last_seq = after = found.last_seq
                     events += len(found.events)
-            if found.events:
+            if moved:
                 continue
             if found.gap_pending and gap_waits < 3:
                 gap_waits += 1

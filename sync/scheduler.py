@@ -25,39 +25,45 @@ def job_id(connector: str) -> str:
     return f"evac-sync-{connector}"
 
 
-def build_scheduler(runner: SyncRunner, interval: float, stop: threading.Event) -> BackgroundScheduler:
-    """A scheduler holding the one sync job; the first pass runs at once."""
+def build_scheduler(runners: SyncRunner | list[SyncRunner], interval: float,
+                    stop: threading.Event) -> BackgroundScheduler:
+    """A scheduler holding one job per connector (the real one, and the drills' if configured);
+    the first passes run at once."""
     scheduler = BackgroundScheduler(timezone=UTC)
-    scheduler.add_job(
-        runner.run_pass,
-        trigger=IntervalTrigger(seconds=interval, timezone=UTC),
-        id=job_id(runner.name),
-        name=f"sync {runner.name}",
-        max_instances=1,
-        coalesce=True,
-        # A pass that overran its interval just runs once more, late, rather than being dropped.
-        misfire_grace_time=None,
-        next_run_time=datetime.now(UTC),
-        kwargs={"stop": stop},
-        replace_existing=True,
-    )
+    for runner in runners if isinstance(runners, list) else [runners]:
+        scheduler.add_job(
+            runner.run_pass,
+            trigger=IntervalTrigger(seconds=interval, timezone=UTC),
+            id=job_id(runner.name),
+            name=f"sync {runner.name}",
+            max_instances=1,
+            coalesce=True,
+            # A pass that overran its interval just runs once more, late, rather than being dropped.
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+            kwargs={"stop": stop},
+            replace_existing=True,
+        )
     return scheduler
 
 
-def run_until_stopped(runner: SyncRunner, interval: float, stop: threading.Event) -> None:
-    """Run the scheduler until `stop` is set; then let the batch in flight finish and release the lease."""
-    scheduler = build_scheduler(runner, interval, stop)
+def run_until_stopped(runners: SyncRunner | list[SyncRunner], interval: float, stop: threading.Event) -> None:
+    """Run the scheduler until `stop` is set; then let the batch in flight finish and release the leases."""
+    group = runners if isinstance(runners, list) else [runners]
+    scheduler = build_scheduler(group, interval, stop)
     scheduler.start()
-    log.info("sync scheduler started", extra={"connector": runner.name, "interval": interval,
-                                               "job": job_id(runner.name)})
+    names = [r.name for r in group]
+    log.info("sync scheduler started", extra={"connectors": names, "interval": interval,
+                                               "jobs": [job_id(n) for n in names]})
     try:
         while not stop.wait(0.2):
             pass
     finally:
         stop.set()
-        scheduler.shutdown(wait=True)  # waits for the running pass, which stops after its batch
-        runner.close()
-        log.info("sync scheduler stopped", extra={"connector": runner.name})
+        scheduler.shutdown(wait=True)  # waits for the running passes, which stop after their batch
+        for runner in group:
+            runner.close()
+        log.info("sync scheduler stopped", extra={"connectors": names})
 
 
 def stop_on_signals(stop: threading.Event) -> None:

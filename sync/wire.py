@@ -18,7 +18,7 @@ from evac.common.db import now_utc
 FORMAT = "evac.roster.v1"
 SIGNATURE_HEADER = "X-Evac-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-_WIRE_KEYS = ("shelter", "person", "stay")
+_WIRE_KEYS = ("shelter", "person", "stay", "incident")
 
 
 class EventLike(Protocol):
@@ -28,6 +28,8 @@ class EventLike(Protocol):
     event_id: str
     type: str
     occurred_at: datetime
+    incident_id: int
+    drill: bool
     person_id: int | None
     shelter_id: int | None
     payload: dict[str, Any]
@@ -38,7 +40,7 @@ def _iso(value: datetime) -> str:
 
 
 def event_dict(event: EventLike) -> dict[str, Any]:
-    """One event as it goes on the wire: exactly the seven keys of the contract.
+    """One event as it goes on the wire: exactly the eight keys of the contract.
 
     Anything else the outbox payload carries (say a transfer's `from_shelter_id`) travels inside
     `stay`, so the top level stays as documented.
@@ -56,6 +58,7 @@ def event_dict(event: EventLike) -> dict[str, Any]:
         "shelter": payload.get("shelter"),
         "person": payload.get("person"),
         "stay": stay,
+        "incident": payload.get("incident"),
     }
 
 

@@ -6,11 +6,14 @@ import itertools
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
+
 from evac.accounts import service as accounts
 from evac.accounts.models import Role, StaffAccount
 from evac.common.textnorm import kana_key, name_key
 from evac.common.vocab import Sex
 from evac.extensions import db
+from evac.incidents.models import Incident, IncidentKind
 from evac.people.models import Household, Person, PersonSource
 from evac.shelters.models import Shelter, ShelterKind, ShelterStatus
 
@@ -18,8 +21,19 @@ _seq = itertools.count(1)
 PASSWORD = "correct horse battery"
 
 
+def incident(name: str = "テスト災害", kind: IncidentKind = IncidentKind.DISASTER) -> Incident:
+    """The open incident: this one if none is open yet (one at a time)."""
+    found = db.session.scalar(select(Incident).where(Incident.is_open.is_(True)))
+    if found is not None:
+        return found
+    obj = Incident(name=name, kind=kind, is_open=True, public=kind is IncidentKind.DISASTER)
+    db.session.add(obj)
+    db.session.commit()
+    return obj
+
+
 def shelter(**overrides: Any) -> Shelter:
-    """A shelter, open by default."""
+    """A shelter, open by default (under an open incident, made if there is none)."""
     n = next(_seq)
     values: dict[str, Any] = {
         "code": f"T{n:06d}", "name": f"テスト避難所{n}", "name_kana": "テストヒナンジョ",
@@ -27,6 +41,8 @@ def shelter(**overrides: Any) -> Shelter:
         "kind": ShelterKind.EVACUATION, "status": ShelterStatus.OPEN, "capacity": 100, "source": "test",
     }
     values.update(overrides)
+    if values["status"] is not ShelterStatus.CLOSED:
+        incident()
     obj = Shelter(**values)
     db.session.add(obj)
     db.session.commit()

@@ -36,5 +36,7 @@ class AuditEvent(db.Model):  # type: ignore[name-defined]
     subject_type: Mapped[str | None] = mapped_column(String(30))
     subject_id: Mapped[str | None] = mapped_column(String(64))
     shelter_id: Mapped[int | None] = mapped_column(ForeignKey("shelter.id"))
+    # The incident open when it happened (none: before any, or between incidents).
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -30,6 +30,7 @@ from evac.common.db import (
     writing,
 )
 from evac.extensions import db
+from evac.incidents import service as incidents
 
 _PENDING = "audit.pending"
 _JOURNAL_LOCK = threading.Lock()
@@ -42,6 +43,14 @@ def _actor_id() -> int | None:
     return getattr(user, "id", None) if getattr(user, "is_authenticated", False) else None
 
 
+def _incident_id() -> int | None:
+    # Inside a unit the open incident is read (once per unit); outside one there is nothing to ask.
+    if active_unit() is None:
+        return None
+    found = incidents.current()
+    return None if found is None else found.id
+
+
 def _entry(action: str, *, subject_type: str | None, subject_id: object, shelter_id: int | None, outcome: str,
            account_id: int | None, detail: dict[str, Any] | None) -> dict[str, Any]:
     return {
@@ -52,6 +61,7 @@ def _entry(action: str, *, subject_type: str | None, subject_id: object, shelter
         "subject_type": subject_type,
         "subject_id": None if subject_id is None else str(subject_id),
         "shelter_id": shelter_id,
+        "incident_id": _incident_id(),
         "account_id": account_id if account_id is not None else _actor_id(),
         "remote_addr": request.remote_addr if has_request_context() else None,
         "detail": detail or {},

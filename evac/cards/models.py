@@ -43,4 +43,6 @@ class ICCard(db.Model):  # type: ignore[name-defined]
     uid_hash: Mapped[str] = mapped_column(String(64), unique=True)
     linked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     linked_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    # The incident it was linked in (a drill's links go when the drill closes).
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -174,7 +174,7 @@ def person_for_ic(uid: str) -> CardHolder | None:
     return None if row is None else CardHolder(row.person_id, row.household_id)
 
 
-def link_ic(uid: str, person_id: int, *, staff_id: int | None) -> None:
+def link_ic(uid: str, person_id: int, *, staff_id: int | None, incident_id: int | None = None) -> None:
     """Link an IC card to a person (first use at the desk). Joins the caller's writing unit."""
     uid_hash = ic_uid_hash(uid)
     existing = db.session.scalar(select(ICCard).where(ICCard.uid_hash == uid_hash))
@@ -182,8 +182,10 @@ def link_ic(uid: str, person_id: int, *, staff_id: int | None) -> None:
         raise Conflict(_("このICカードは別の人に登録されています"), fields={"ic_uid": "linked to another person"})
     if existing is not None:
         existing.person_id, existing.revoked_at, existing.linked_by_id = person_id, None, staff_id
+        existing.incident_id = incident_id
     else:
-        db.session.add(ICCard(person_id=person_id, uid_hash=uid_hash, linked_by_id=staff_id, linked_at=now_utc()))
+        db.session.add(ICCard(person_id=person_id, uid_hash=uid_hash, linked_by_id=staff_id, linked_at=now_utc(),
+                              incident_id=incident_id))
     db.session.flush()
     audit.record("ic.link", subject_type="person", subject_id=person_id)
 

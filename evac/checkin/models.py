@@ -28,4 +28,5 @@ class ClientRequest(db.Model):  # type: ignore[name-defined]
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)

@@ -13,6 +13,7 @@ from evac.cards.service import CardSelection, cards_for_printing
 from evac.common.db import now_utc, read_only
 from evac.common.vocab import SEX_SHORT, STATUS_SHORT, age, need_keys, tokyo_today
 from evac.extensions import db
+from evac.incidents import service as incidents
 from evac.people.models import Household, Person
 from evac.shelters import service as shelters
 from evac.stays.models import Stay
@@ -72,7 +73,7 @@ def _roster(account: Principal | None, shelter_id: int) -> tuple[RosterHeader, l
     for row in printed:
         counts[row.status] = counts.get(row.status, 0) + 1
     header = RosterHeader(shelter_name=shelter.name, printed_at=now_utc(), town_name=_town(),
-                          summary="・".join(f"{k} {v} 名" for k, v in counts.items()))
+                          summary="・".join(f"{k} {v} 名" for k, v in counts.items()), drill=_drill())
     audit.read("person.read", subject_type="roster", subject_id=shelter_id, shelter_id=shelter_id,
                detail={"person_ids": [int(r.ref) for r in printed], "purpose": "roster.print"})
     return header, printed
@@ -94,25 +95,37 @@ def card_pdf(person_id: int, *, account: Principal | None = None, shelter_id: in
     if account is not None and shelter_id is not None:
         _may_print_card(account, shelter_id, person_id)
     cards = list(cards_for_printing(CardSelection(person_ids=(person_id,))))
-    pdf, _issues = render_cards(cards, CardOptions(town_name=_town()))
+    pdf, _issues = render_cards(cards, CardOptions(town_name=_town(), drill=drill_now()))
     return pdf
 
 
+def _drill() -> bool:
+    """Is a 訓練 under way (joins the caller's unit)? Its printouts say so on every page."""
+    found = incidents.current()
+    return found is not None and found.drill
+
+
 @read_only
-def _shelter(shelter_id: int) -> tuple[str, str, str]:
+def drill_now() -> bool:
+    """`_drill` as a unit of its own."""
+    return _drill()
+
+
+@read_only
+def _shelter(shelter_id: int) -> tuple[str, str, str, bool]:
     shelter = shelters.get_shelter(shelter_id)
-    return shelter.name, shelter.name_kana or "", shelter.address or ""
+    return shelter.name, shelter.name_kana or "", shelter.address or "", _drill()
 
 
 def poster_pdf(shelter_id: int, public_url: str | None = None) -> bytes:
     """The shelter's A4 poster, with a QR code of the public crowding page."""
-    name, kana, address = _shelter(shelter_id)
+    name, kana, address, drill = _shelter(shelter_id)
     public_url = public_url or request.host_url.rstrip("/") + url_for("web.index")
     return render_poster(ShelterPoster(shelter_name=name, crowding_url=public_url, town_name=_town(),
-                                       shelter_kana=kana, address=address))
+                                       shelter_kana=kana, address=address, drill=drill))
 
 
 def evacuee_cards_pdf(shelter_id: int | None, copies: int) -> bytes:
     """Blank 避難者カード for filling in by hand when the tablets are down."""
-    name = _shelter(shelter_id)[0] if shelter_id else ""
-    return render_evacuee_cards(EvacueeCardForm(town_name=_town(), shelter_name=name), copies=copies)
+    name, _kana, _address, drill = _shelter(shelter_id) if shelter_id else ("", "", "", drill_now())
+    return render_evacuee_cards(EvacueeCardForm(town_name=_town(), shelter_name=name, drill=drill), copies=copies)

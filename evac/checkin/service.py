@@ -30,6 +30,8 @@ from evac.common.errors import DomainError, NotFound, ValidationFailed
 from evac.common.textnorm import is_kana, kana_key, name_key
 from evac.common.vocab import CheckinMethod, StayStatus, needs_mask
 from evac.extensions import db
+from evac.incidents import service as incidents
+from evac.incidents.service import CurrentIncident
 from evac.outbox import service as outbox
 from evac.people import service as people
 from evac.people.models import Person, PersonSource
@@ -109,9 +111,10 @@ def _claim(kind: str, account: Principal, body: dict[str, Any]) -> tuple[int | N
     """
     client_id = str(body["client_id"])
     request_hash = _request_hash(kind, body)
+    incident = incidents.current(lock=True)
     stmt = (current_unit().insert(_REQUESTS)
             .values(client_id=client_id, kind=kind, request_hash=request_hash, account_id=account.id,
-                    created_at=now_utc())
+                    incident_id=incident.id if incident else None, created_at=now_utc())
             .on_conflict_do_nothing(index_elements=["client_id"]).returning(_REQUESTS.c.id))
     row_id = db.session.execute(stmt).scalar()
     if row_id is not None:
@@ -181,7 +184,7 @@ class _Identified:
     method: CheckinMethod
 
 
-def _identify(body: dict[str, Any], account: Principal, shelter: Shelter) -> _Identified:
+def _identify(body: dict[str, Any], account: Principal, shelter: Shelter, incident: CurrentIncident) -> _Identified:
     """The person a check-in is about, by QR, My Number card, IC card, paper card or id."""
     if body.get("qr"):
         holder = cards.resolve(body["qr"], shelter_id=shelter.id)
@@ -193,7 +196,7 @@ def _identify(body: dict[str, Any], account: Principal, shelter: Shelter) -> _Id
                                         candidates=_candidates(matches))
         if matches:
             return _Identified(matches[0].id, matches[0].household_id, CheckinMethod.MYNUMBER)
-        created = people.create_person(parsed, source=PersonSource.MYNUMBER)
+        created = people.create_person(parsed, source=PersonSource.MYNUMBER, incident_id=incident.id)
         audit.record("person.create", subject_type="person", subject_id=created.id, shelter_id=shelter.id,
                      detail={"source": "mynumber"})
         return _Identified(created.id, created.household_id, CheckinMethod.MYNUMBER)
@@ -203,7 +206,7 @@ def _identify(body: dict[str, Any], account: Principal, shelter: Shelter) -> _Id
             if not body.get("person_id"):
                 raise ICCardUnlinked(_("このICカードは未登録です。本人を検索して選び、もう一度タッチしてください"))
             person = people.person_in_scope(account, body["person_id"])
-            cards.link_ic(body["ic_uid"], person.id, staff_id=account.id)
+            cards.link_ic(body["ic_uid"], person.id, staff_id=account.id, incident_id=incident.id)
             return _Identified(person.id, person.household_id, CheckinMethod.IC)
         return _Identified(linked.person_id, linked.household_id, CheckinMethod.IC)
     if body.get("person"):
@@ -218,7 +221,8 @@ def _identify(body: dict[str, Any], account: Principal, shelter: Shelter) -> _Id
                     candidates=_candidates(twins))
         if values.get("household_id") is not None:
             people.household_in_scope(account, values["household_id"], shelter.id)
-        created = people.create_person(values, source=PersonSource.PAPER, household_id=values.get("household_id"))
+        created = people.create_person(values, source=PersonSource.PAPER, household_id=values.get("household_id"),
+                                       incident_id=incident.id)
         audit.record("person.create", subject_type="person", subject_id=created.id, shelter_id=shelter.id,
                      detail={"source": "paper"})
         return _Identified(created.id, created.household_id, CheckinMethod.PAPER)
@@ -282,8 +286,9 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
     if replay is not None:
         return replay
     assert row_id is not None
+    incident = incidents.required(lock=True)
     shelter = _open_shelter(body["shelter_id"], account)
-    principal = _identify(body, account, shelter)
+    principal = _identify(body, account, shelter, incident)
     targets = _targets(principal, body.get("members"))
     persons = people.persons_by_id(targets, lock=current_unit().postgres)
     missing = sorted(set(targets) - set(persons))
@@ -319,7 +324,7 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
             arriving.append(pid)
     if arriving:
         opened = stays.open_stays(
-            _arrivals(arriving, persons), shelter.id, status=initial, method=principal.method,
+            _arrivals(arriving, persons), shelter.id, incident_id=incident.id, status=initial, method=principal.method,
             client_id=str(body["client_id"]), staff_id=account.id, at=now)
         for stay in opened:
             result[stay.person_id] = stay
@@ -352,6 +357,7 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
     if replay is not None:
         return replay
     assert row_id is not None
+    incident = incidents.required(lock=True)
     if body.get("qr"):
         holder = cards.resolve(body["qr"])
         principal = _Identified(holder.person_id, holder.household_id, CheckinMethod.QR)
@@ -404,7 +410,8 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
     if moving:
         assert target_shelter is not None
         opened = stays.open_stays(
-            _arrivals([pid for pid, _old in moving], persons), target_shelter.id, status=StayStatus.PRESENT,
+            _arrivals([pid for pid, _old in moving], persons), target_shelter.id, incident_id=incident.id,
+            status=StayStatus.PRESENT,
             method=CheckinMethod.MANUAL, client_id=str(body["client_id"]), staff_id=account.id, at=now)
         for (_pid, old), new in zip(moving, opened, strict=True):
             _emit("transfer", new, persons[new.person_id], target_shelter, from_shelter_id=old.shelter_id)

@@ -193,6 +193,7 @@ def ensure_accounts() -> list[DemoAccount]:
 
 
 OPEN_SHELTERS = 6  # the demo starts as a disaster is under way: some shelters are open
+DEMO_INCIDENT = "令和8年台風（デモ）"
 
 
 def start_the_disaster(seed: int, evacuees: int) -> tuple[int, int]:
@@ -208,6 +209,10 @@ def start_the_disaster(seed: int, evacuees: int) -> tuple[int, int]:
     if plan is None:
         return 0, 0
     chosen, admin, households = plan
+    from evac.hq import incidents
+
+    if not any(i["open"] for i in incidents.list_incidents(limit=1)):
+        incidents.open_incident(None, DEMO_INCIDENT, "disaster")
     for shelter_id in chosen:
         shelters.update_shelter(shelter_id, status="open")
     if admin is None or not chosen or evacuees <= 0:

@@ -55,19 +55,25 @@ class ExportCount:
     replaced: int = 0
 
 
-def _open_stays(shelter_id: int | None) -> Any:
+def _open_stays(shelter_id: int | None, incident_id: int | None = None) -> Any:
+    """The open incident's open stays, or every stay of an earlier one (its ledger of evacuees)."""
+    from evac.hq.incidents import chosen
+
+    incident = chosen(incident_id)
     stmt = (select(Stay, Person, Household, Shelter)
             .join(Person, Person.id == Stay.person_id)
             .outerjoin(Household, Household.id == Person.household_id)
             .join(Shelter, Shelter.id == Stay.shelter_id)
-            .where(Stay.checked_out_at.is_(None)))
+            .where(Stay.incident_id == (incident.id if incident else -1)))
+    if incident is None or incident.open:
+        stmt = stmt.where(Stay.checked_out_at.is_(None))
     if shelter_id is not None:
         stmt = stmt.where(Stay.shelter_id == shelter_id)
     return stmt.order_by(Stay.shelter_id, Stay.household_id, Stay.id)
 
 
-def _rows(shelter_id: int | None) -> Iterator[tuple[Stay, Person, Household | None, Shelter]]:
-    result = db.session.execute(_open_stays(shelter_id).execution_options(yield_per=CHUNK))
+def _rows(shelter_id: int | None, incident_id: int | None = None) -> Iterator[tuple[Stay, Person, Household | None, Shelter]]:
+    result = db.session.execute(_open_stays(shelter_id, incident_id).execution_options(yield_per=CHUNK))
     for partition in result.partitions():
         yield from partition
         db.session.expunge_all()  # keep the identity map from growing with every evacuee
@@ -122,21 +128,23 @@ def _csv_lines(header: tuple[str, ...], rows: Iterator[list[Any]], encoding: str
     yield take()
 
 
-def roster_csv(shelter_id: int | None, *, encoding: str = "utf-8") -> tuple[Iterator[bytes], ExportCount]:
+def roster_csv(shelter_id: int | None, *, encoding: str = "utf-8",
+               incident_id: int | None = None) -> tuple[Iterator[bytes], ExportCount]:
     """The roster of one shelter (or all) as CSV bytes, written as they are read."""
     count = ExportCount()
-    rows = (roster_row(*r) for r in _rows(shelter_id))
+    rows = (roster_row(*r) for r in _rows(shelter_id, incident_id))
     return _csv_lines(ROSTER_COLUMNS, rows, encoding, count), count
 
 
-def anpi_csv(shelter_id: int | None, *, encoding: str = "utf-8") -> tuple[Iterator[bytes], ExportCount]:
+def anpi_csv(shelter_id: int | None, *, encoding: str = "utf-8",
+             incident_id: int | None = None) -> tuple[Iterator[bytes], ExportCount]:
     """安否情報 CSV (安否情報収集様式 ①–⑭) of one shelter or all; UTF-8 with BOM or CP932."""
     count = ExportCount()
-    rows = (anpi.row(*r) for r in _rows(shelter_id))
+    rows = (anpi.row(*r) for r in _rows(shelter_id, incident_id))
     return _csv_lines(anpi.COLUMNS, rows, encoding, count), count
 
 
-def roster_xlsx(shelter_id: int | None, target: IO[bytes]) -> ExportCount:
+def roster_xlsx(shelter_id: int | None, target: IO[bytes], incident_id: int | None = None) -> ExportCount:
     """The roster as an XLSX workbook written into `target` (openpyxl's streaming write-only mode)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -153,7 +161,7 @@ def roster_xlsx(shelter_id: int | None, target: IO[bytes]) -> ExportCount:
         cell.font = bold
         header.append(cell)
     sheet.append(header)
-    for row in _rows(shelter_id):
+    for row in _rows(shelter_id, incident_id):
         sheet.append([_xlsx_safe(v) for v in roster_row(*row)])
         count.rows += 1
     book.save(target)
@@ -190,7 +198,7 @@ def _xml_chars(text: str) -> str:
 
 
 def pfif_xml(*, domain: str, author: str, source_name: str, source_url: str,
-             expiry_days: int = PFIF_EXPIRY_DAYS) -> tuple[Iterator[bytes], ExportCount]:
+             expiry_days: int = PFIF_EXPIRY_DAYS, incident_id: int | None = None) -> tuple[Iterator[bytes], ExportCount]:
     """PFIF 1.4 of every evacuee with an open stay who agreed to public disclosure (⑭).
 
     One person record each (names, kana as alternate name, sex, age — not the birth date — and
@@ -207,7 +215,7 @@ def pfif_xml(*, domain: str, author: str, source_name: str, source_url: str,
     def documents() -> Iterator[bytes]:
         yield (f'<?xml version="1.0" encoding="UTF-8"?>\n<pfif:pfif xmlns:pfif="{PFIF_NS}">\n').encode()
         result = db.session.execute(
-            _open_stays(None).where(Person.consent_public.is_(True)).execution_options(yield_per=CHUNK))
+            _open_stays(None, incident_id).where(Person.consent_public.is_(True)).execution_options(yield_per=CHUNK))
         for partition in result.partitions():
             parts = []
             for stay, person, _household, shelter in partition:

@@ -65,7 +65,7 @@ def _answer_text(stay: Stay | None, shelter: Shelter | None) -> str:
 
 
 @read_only
-def inquire(*, query: str, birth_date: str | None, requester: str) -> dict[str, Any]:
+def inquire(*, query: str, birth_date: str | None, requester: str, incident_id: int | None = None) -> dict[str, Any]:
     """Find persons by kana or kanji (prefix) and/or birth date; say what may be told to `requester`.
 
     Owns its transaction (a read, plus its audit event).
@@ -81,7 +81,10 @@ def inquire(*, query: str, birth_date: str | None, requester: str) -> dict[str, 
     if born is not None:
         stmt = stmt.where(Person.birth_date == born)
     persons = list(db.session.scalars(stmt.order_by(Person.kana_key, Person.id).limit(LIMIT)))
-    latest = _latest_stays([p.id for p in persons])
+    from evac.hq.incidents import chosen
+
+    incident = chosen(incident_id)
+    latest = _latest_stays([p.id for p in persons], incident.id if incident else None)
     results = []
     for person in persons:
         stay, shelter = latest.get(person.id, (None, None))
@@ -110,16 +113,18 @@ def inquire(*, query: str, birth_date: str | None, requester: str) -> dict[str, 
         "by_name": bool(text), "by_birth_date": born is not None,
         "answerable": [r["person"]["id"] for r in results if r["may_answer"]],
     })
-    return {"requester": who.value, "items": results, "total": len(results), "limit": LIMIT}
+    return {"requester": who.value, "items": results, "total": len(results), "limit": LIMIT,
+            "incident_id": incident.id if incident else None}
 
 
-def _latest_stays(person_ids: list[int]) -> dict[int, tuple[Stay, Shelter]]:
+def _latest_stays(person_ids: list[int], incident_id: int | None) -> dict[int, tuple[Stay, Shelter]]:
     """Each person's open stay, or else the stay they checked in to last."""
-    if not person_ids:
+    if not person_ids or incident_id is None:
         return {}
     rows = db.session.execute(
         select(Stay, Shelter).join(Shelter, Shelter.id == Stay.shelter_id)
-        .where(Stay.person_id.in_(person_ids)).order_by(Stay.person_id, Stay.checked_in_at, Stay.id))
+        .where(Stay.person_id.in_(person_ids), Stay.incident_id == incident_id)
+        .order_by(Stay.person_id, Stay.checked_in_at, Stay.id))
     latest: dict[int, tuple[Stay, Shelter]] = {}
     for stay, shelter in rows:
         current = latest.get(stay.person_id)

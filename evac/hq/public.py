@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from evac.common.db import read_only
 from evac.extensions import db
+from evac.incidents import service as incidents
 from evac.shelters.models import Shelter, ShelterStatus
 from evac.stays.models import ShelterTally
 
@@ -59,6 +60,10 @@ def open_shelters(page: int = 1) -> tuple[list[dict[str, Any]], int]:
     Counted and paged in the database: on the busiest page of a disaster, a page costs the same
     whether ten shelters are open or every shelter in Japan.
     """
+    incident = incidents.current()
+    if incident is None or not incident.public:
+        # Nothing is open outside an incident, and a drill stays off this page unless HQ shows it.
+        return [], 1
     is_open = Shelter.status.in_([ShelterStatus.OPEN, ShelterStatus.FULL])
     total = db.session.scalar(select(func.count()).select_from(Shelter).where(is_open)) or 0
     pages = max(1, -(-total // PAGE_SIZE))

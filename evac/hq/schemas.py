@@ -61,9 +61,10 @@ class OccupancyOut(Schema):
 
 
 class TrendArgs(Schema):
-    """Query of GET /api/v1/occupancy/trend: one shelter, or all when omitted."""
+    """Query of GET /api/v1/occupancy/trend: one shelter, or all when omitted; the open incident by default."""
 
     shelter_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    incident_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
 
 
 class TrendPointOut(Schema):
@@ -77,6 +78,7 @@ class TrendOut(Schema):
     """Occupancy over the last 24 hours."""
 
     shelter_id = fields.Integer(allow_none=True)
+    incident_id = fields.Integer(allow_none=True)
     now = fields.String()
     start = fields.Integer(metadata={"description": "occupancy when the first hour began"})
     points = fields.List(fields.Nested(TrendPointOut))
@@ -141,6 +143,7 @@ class InquiryOut(Schema):
     """POST /api/v1/inquiries."""
 
     requester = fields.String(required=True)
+    incident_id = fields.Integer(allow_none=True, required=True, metadata={"description": "whose stays were searched"})
     items = fields.List(fields.Nested(InquiryItemOut), required=True)
     total = fields.Integer(required=True)
     limit = fields.Integer(required=True)
@@ -167,10 +170,73 @@ class InquiryIn(Schema):
     q = fields.String(load_default="", validate=validate.Length(max=100))
     birth_date = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=30))
     requester = fields.String(required=True, validate=validate.OneOf([r.value for r in Requester]))
+    incident_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+                                 metadata={"description": "an earlier incident; the open (else the latest) one by default"})
 
 
 class ExportArgs(Schema):
-    """Query of the export downloads: one shelter, or every open stay when omitted."""
+    """Query of the export downloads: one shelter, or every shelter when omitted; the open incident's
+    open stays by default, or every stay of an earlier incident (its 被災者台帳)."""
 
     shelter_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    incident_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
     encoding = fields.String(load_default="utf-8", validate=validate.OneOf(["utf-8", "cp932"]))
+
+
+class IncidentOut(Schema):
+    """A disaster or a drill."""
+
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["disaster", "drill"]))
+    open = fields.Boolean(required=True)
+    public = fields.Boolean(required=True, metadata={"description": "shown on the public crowding page"})
+    started_at = fields.DateTime(required=True)
+    ended_at = fields.DateTime(allow_none=True, required=True)
+    purged_at = fields.DateTime(allow_none=True, required=True)
+
+
+class IncidentListOut(Schema):
+    """GET /api/v1/incidents."""
+
+    items = fields.List(fields.Nested(IncidentOut), required=True)
+
+
+class IncidentIn(Schema):
+    """POST /api/v1/incidents: open one (only while none is open)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100),
+                         metadata={"description": "e.g. 令和8年台風10号, 令和8年度 総合防災訓練"})
+    kind = fields.String(required=True, validate=validate.OneOf(["disaster", "drill"]))
+
+
+class IncidentPatch(Schema):
+    """PATCH /api/v1/incidents/{id}."""
+
+    public = fields.Boolean(required=True)
+
+
+class IncidentCloseIn(Schema):
+    """POST /api/v1/incidents/current/close."""
+
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "count what closing would do"})
+
+
+class CloseReportOut(Schema):
+    """What closing the incident did (or would do). For a disaster, `shelters_closed` and `stays`
+    count what still blocks the close."""
+
+    incident_id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    dry_run = fields.Boolean(required=True)
+    shelters_closed = fields.Integer(required=True)
+    stays = fields.Integer(required=True)
+    walk_ins = fields.Integer(required=True)
+    households = fields.Integer(required=True)
+    cards = fields.Integer(required=True)
+    ic_links = fields.Integer(required=True)
+    client_requests = fields.Integer(required=True)
+    outbox_events = fields.Integer(required=True)
+    sync_batches = fields.Integer(required=True)
+    trend_hours = fields.Integer(required=True)

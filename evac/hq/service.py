@@ -167,27 +167,36 @@ def _hours(now: datetime, hours: int) -> list[datetime]:
 
 
 @read_only
-def trend(shelter_id: int | None = None, *, hours: int = TREND_HOURS) -> dict[str, Any]:
-    """Occupancy at the end of each of the last `hours` clock hours (the last one: now).
+def trend(shelter_id: int | None = None, *, hours: int = TREND_HOURS, incident_id: int | None = None) -> dict[str, Any]:
+    """Occupancy at the end of each of the last `hours` clock hours of an incident (the open one: up to now).
 
     Walked back from the current counters with each hour's change (closing − opening), so an hour
-    without a change carries the value forward. The total covers every shelter's counters.
+    without a change carries the value forward. The total covers every shelter's counters. An
+    incident that has ended is walked back from its end, when nobody was left (a disaster closes
+    only once everyone has gone; a drill's trend is gone with the drill).
     """
+    from evac.hq.incidents import chosen
+
     if shelter_id is not None:
         get_shelter(shelter_id)  # 404 for a shelter that does not exist
-    now = now_utc()
+    incident = chosen(incident_id)
+    now = now_utc() if incident is None or incident.open else incident.ended_at
     buckets = _hours(now, hours)
+    in_incident = OccupancyHour.incident_id == (incident.id if incident else -1)
+    live = incident is not None and incident.open
     if shelter_id is None:
-        current = db.session.scalar(select(func.coalesce(func.sum(ShelterTally.occupancy), 0))) or 0
+        current = (db.session.scalar(select(func.coalesce(func.sum(ShelterTally.occupancy), 0))) or 0) if live else 0
         changes = db.session.execute(
             select(OccupancyHour.hour, func.sum(OccupancyHour.closing - OccupancyHour.opening))
-            .where(OccupancyHour.hour >= buckets[0]).group_by(OccupancyHour.hour))
+            .where(in_incident, OccupancyHour.hour >= buckets[0], OccupancyHour.hour <= buckets[-1])
+            .group_by(OccupancyHour.hour))
     else:
-        current = db.session.scalar(
-            select(ShelterTally.occupancy).where(ShelterTally.shelter_id == shelter_id)) or 0
+        current = (db.session.scalar(
+            select(ShelterTally.occupancy).where(ShelterTally.shelter_id == shelter_id)) or 0) if live else 0
         changes = db.session.execute(
             select(OccupancyHour.hour, OccupancyHour.closing - OccupancyHour.opening)
-            .where(OccupancyHour.shelter_id == shelter_id, OccupancyHour.hour >= buckets[0]))
+            .where(in_incident, OccupancyHour.shelter_id == shelter_id, OccupancyHour.hour >= buckets[0],
+                   OccupancyHour.hour <= buckets[-1]))
     change_by_hour = {hour: int(change or 0) for hour, change in changes}
     points: list[dict[str, Any]] = []
     value = int(current)
@@ -195,7 +204,8 @@ def trend(shelter_id: int | None = None, *, hours: int = TREND_HOURS) -> dict[st
         points.append({"hour": hour.isoformat(), "occupancy": value})
         value -= change_by_hour.get(hour, 0)
     points.reverse()
-    return {"shelter_id": shelter_id, "now": now.isoformat(), "start": value, "points": points}
+    return {"shelter_id": shelter_id, "incident_id": incident.id if incident else None, "now": now.isoformat(),
+            "start": value, "points": points}
 
 
 @read_only
@@ -214,7 +224,8 @@ def shelter_sync_states(shelter_ids: Sequence[int], connector: str) -> dict[int,
     pending: dict[int, int] = defaultdict(int)
     parked: dict[int, int] = defaultdict(int)
     for sid, n in db.session.execute(
-        select(OutboxEvent.shelter_id, func.count()).where(OutboxEvent.seq > cursor, OutboxEvent.shelter_id.in_(ids))
+        select(OutboxEvent.shelter_id, func.count()).where(OutboxEvent.seq > cursor, OutboxEvent.shelter_id.in_(ids),
+                                                           OutboxEvent.drill.is_(False))
         .group_by(OutboxEvent.shelter_id)
     ):
         if sid is not None:

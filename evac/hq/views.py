@@ -14,9 +14,15 @@ from flask_login import login_required
 from evac.accounts.auth import api_blueprint, current_account, require_roles
 from evac.accounts.models import Role
 from evac.common.db import now_utc
-from evac.hq import exports, inquiries, service
+from evac.hq import exports, incidents, inquiries, service
 from evac.hq.schemas import (
+    CloseReportOut,
     ExportArgs,
+    IncidentCloseIn,
+    IncidentIn,
+    IncidentListOut,
+    IncidentOut,
+    IncidentPatch,
     InquiryIn,
     InquiryOut,
     OccupancyOut,
@@ -52,7 +58,7 @@ class Trend(MethodView):
     @blp.response(200, TrendOut)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Occupancy over the last 24 hours, in total or for one shelter (hourly, carried forward)."""
-        return service.trend(args["shelter_id"])
+        return service.trend(args["shelter_id"], incident_id=args["incident_id"])
 
 
 @blp.route("/occupancy/sync")
@@ -77,6 +83,42 @@ class ShelterSearch(MethodView):
         return {"items": service.find_shelters(args["q"], status=args["status"], limit=args["limit"])}
 
 
+@blp.route("/incidents")
+class Incidents(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.response(200, IncidentListOut)
+    def get(self) -> dict[str, Any]:
+        """Incidents (disasters and drills), the open one first."""
+        return {"items": incidents.list_incidents()}
+
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(IncidentIn)
+    @blp.response(201, IncidentOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Open a disaster or a drill (409 while another is open); shelters can be opened from then on."""
+        return incidents.open_incident(current_account(), body["name"], body["kind"])
+
+
+@blp.route("/incidents/<int:incident_id>")
+class IncidentItem(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(IncidentPatch)
+    @blp.response(200, IncidentOut)
+    def patch(self, body: dict[str, Any], incident_id: int) -> dict[str, Any]:
+        """Show or hide the incident's shelters on the public page (a drill is hidden by default)."""
+        return incidents.set_public(current_account(), incident_id, body["public"])
+
+
+@blp.route("/incidents/current/close")
+class CloseIncident(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(IncidentCloseIn)
+    @blp.response(200, CloseReportOut)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """End the open incident. A drill's data is removed; a disaster needs its shelters closed first (409)."""
+        return incidents.close_incident(current_account(), dry_run=body["dry_run"]).as_dict()
+
+
 @blp.route("/inquiries")
 class Inquiries(MethodView):
     @require_roles(*HQ_ROLES)
@@ -84,7 +126,8 @@ class Inquiries(MethodView):
     @blp.response(200, InquiryOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """安否確認: find a person; say what may be told to this kind of requester (audited)."""
-        return inquiries.inquire(query=body["q"], birth_date=body["birth_date"], requester=body["requester"])
+        return inquiries.inquire(query=body["q"], birth_date=body["birth_date"], requester=body["requester"],
+                                 incident_id=body["incident_id"])
 
 
 def _export_name(kind: str, shelter_id: int | None, extension: str) -> str:
@@ -126,7 +169,7 @@ def _csv_export(kind: str, args: dict[str, Any],
     encoding = args["encoding"]
 
     def write(target: IO[bytes]) -> exports.ExportCount:
-        chunks, count = make(shelter_id, encoding=encoding)
+        chunks, count = make(shelter_id, encoding=encoding, incident_id=args["incident_id"])
         _chunks_into(chunks, target)
         return count
 
@@ -151,7 +194,8 @@ class RosterXlsx(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """Roster of one shelter or all as an Excel workbook; audited."""
         shelter_id = _scope(args)
-        return _download("roster_xlsx", shelter_id, lambda target: exports.roster_xlsx(shelter_id, target),
+        return _download("roster_xlsx", shelter_id,
+                         lambda target: exports.roster_xlsx(shelter_id, target, args["incident_id"]),
                          _export_name("roster", shelter_id, "xlsx"),
                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
@@ -168,12 +212,14 @@ class AnpiCsv(MethodView):
 @blp.route("/exports/pfif.xml")
 class PfifXml(MethodView):
     @require_roles(*HQ_ROLES)
-    def get(self) -> Response:
+    @blp.arguments(ExportArgs, location="query")
+    def get(self, args: dict[str, Any]) -> Response:
         """PFIF 1.4 of the evacuees who agreed to public disclosure (⑭) only; audited."""
         config = current_app.config
 
         def write(target: IO[bytes]) -> exports.ExportCount:
             chunks, count = exports.pfif_xml(
+                incident_id=args["incident_id"],
                 domain=config.get("EVAC_PFIF_DOMAIN") or DEFAULT_PFIF_DOMAIN,
                 author=_("%(town)s災害対策本部", town=config["EVAC_TOWN_NAME"]),
                 source_name=f"evac {config['EVAC_TOWN_NAME']}",
@@ -238,6 +284,31 @@ def _messages() -> dict[str, str]:
     }
 
 
+def _incident_messages() -> dict[str, str]:
+    """Texts of the HQ page's incident panel (evac/static/hq/incident.js)."""
+    return {
+        "none": _("災害・訓練は開始されていません。開始すると避難所を開設できます"),
+        "disaster": _("災害対応中: %(name)s（%(since)s から）"),
+        "drill": _("訓練中: %(name)s（%(since)s から）。記録は終了時に消去されます"),
+        "name_required": _("名称を入力してください"),
+        "confirm_disaster": _("災害対応「%(name)s」を開始します。よろしいですか"),
+        "confirm_drill": _("訓練「%(name)s」を開始します。よろしいですか"),
+        "plan_drill": _("訓練「%(name)s」を終了し、次の記録を消去します（登録済みの住民とそのカードは残ります）:"),
+        "plan_disaster": _("災害対応「%(name)s」を終了します。記録は保存期間のあいだ残ります"),
+        "blocked": _("開設中の避難所が %(shelters)s か所、在所中の人が %(stays)s 人います。"
+                     "全員の退所・移動を記録し、避難所を閉鎖してから終了してください"),
+        "closed": _("「%(name)s」を終了しました"),
+        "history_current": _("開始中: %(name)s"),
+        "history_item": _("%(name)s（%(start)s〜%(end)s）"),
+        "kind.disaster": _("災害"), "kind.drill": _("訓練"),
+        "error": _("エラー: %(message)s"),
+        "shelters_closed": _("閉鎖する避難所"), "stays": _("受付記録"), "walk_ins": _("避難所で登録した人"),
+        "households": _("その世帯"), "cards": _("そのQRカード"), "ic_links": _("ICカードの登録"),
+        "client_requests": _("受付の応答記録"), "outbox_events": _("同期イベント"), "sync_batches": _("送信バッチ"),
+        "trend_hours": _("推移の記録"),
+    }
+
+
 @bp.get("")
 @login_required
 @require_roles(*HQ_ROLES)
@@ -254,7 +325,8 @@ def dashboard() -> ResponseReturnValue:
         "syncConnector": current_app.config["EVAC_SYNC_CONNECTOR"],
         "role": current_account().role.value,
     }
-    return render_template("hq/dashboard.html", config=config, need_labels=_need_labels())
+    return render_template("hq/dashboard.html", config=config, need_labels=_need_labels(),
+                           incident_config={"messages": _incident_messages()})
 
 
 @bp.get("/inquiry")

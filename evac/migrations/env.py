@@ -92,6 +92,13 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            # SQLite rebuilds a table to alter it (batch mode): dropping the old copy of a table
+            # that others reference would fail with foreign keys enforced. They are switched off on
+            # this connection before any transaction begins (inside one the pragma does nothing),
+            # and every reference is checked once the migrations are done.
+            connection.connection.driver_connection.execute('PRAGMA foreign_keys=OFF')
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),
@@ -100,6 +107,14 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = connection.exec_driver_sql('PRAGMA foreign_key_check').fetchall()
+                if broken:
+                    raise RuntimeError(f'migrations left {len(broken)} broken references, e.g. {broken[:3]}')
+        if sqlite:
+            # Never hand this connection back to the pool with foreign keys off: a new one is made
+            # (with every pragma) for whatever runs next.
+            connection.invalidate()
 
 
 if context.is_offline_mode():

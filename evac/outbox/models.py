@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evac.common.db import BigId, UTCDateTime, now_utc, str_enum
@@ -18,10 +18,15 @@ class OutboxEvent(db.Model):  # type: ignore[name-defined]
     """A change to send to the cloud victim-support system; `seq` is the delivery order."""
 
     __tablename__ = "outbox_event"
+    # SQLite: never hand out a seq again, even after the newest events were purged (see the migration).
+    __table_args__ = {"sqlite_autoincrement": True}
 
     seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     type: Mapped[str] = mapped_column(String(30))  # checkin, checkout, outing, return, transfer, …
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"))
+    # A drill's events never reach the real connectors; kept beside the id so claims filter cheaply.
+    drill: Mapped[bool] = mapped_column(Boolean, default=False)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     person_id: Mapped[int | None] = mapped_column(index=True)
     shelter_id: Mapped[int | None] = mapped_column()
@@ -81,6 +86,8 @@ class SyncBatch(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     connector: Mapped[str] = mapped_column(String(20))
+    # A batch holds the events of one incident only: a claim stops where the incident changes.
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
     batch_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
     status: Mapped[BatchStatus] = mapped_column(str_enum(BatchStatus, "batch_status"))
     first_seq: Mapped[int] = mapped_column(BigInteger)

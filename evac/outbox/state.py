@@ -19,6 +19,7 @@ from evac.extensions import db
 from evac.outbox.models import BatchStatus, OutboxEvent, SyncBatch, SyncConnector, SyncLease
 
 CONNECTORS = ("http", "csv")
+DRILL = "drill"  # the drills' connector (EVAC_SYNC_DRILL_CONNECTOR), when one is configured
 
 
 class BatchNotParked(Conflict):
@@ -50,7 +51,9 @@ def connector_status(name: str, *, configured: bool) -> dict[str, Any]:
     """Backlog, last success, last error and parked batches of one connector (no personal data)."""
     state = db.session.get(SyncConnector, name)
     cursor = state.cursor if state else 0
-    unclaimed = db.session.scalar(select(func.count()).select_from(OutboxEvent).where(OutboxEvent.seq > cursor)) or 0
+    # Each connector takes one kind: the drills' connector drill events, the real ones the rest.
+    unclaimed = db.session.scalar(select(func.count()).select_from(OutboxEvent).where(
+        OutboxEvent.seq > cursor, OutboxEvent.drill.is_(name == DRILL))) or 0
     pending = dict(db.session.execute(
         select(SyncBatch.status, func.coalesce(func.sum(SyncBatch.event_count), 0))
         .where(SyncBatch.connector == name,

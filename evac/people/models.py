@@ -29,7 +29,7 @@ class Household(db.Model):  # type: ignore[name-defined]
     """A 世帯 as on the resident register (or formed at the desk for walk-ins)."""
 
     __tablename__ = "household"
-    __table_args__ = (Index("ix_household_district", "district"),)
+    __table_args__ = (Index("ix_household_district", "district"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)  # 世帯番号
@@ -51,6 +51,8 @@ class Person(db.Model):  # type: ignore[name-defined]
         Index("ix_person_name_key", "name_key"),
         Index("ix_person_birth_date_name_key", "birth_date", "name_key"),
         Index("ix_person_household_id", "household_id"),
+        # SQLite: a purged walk-in's id is never given to someone else (audit entries name it).
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -81,6 +83,8 @@ class Person(db.Model):  # type: ignore[name-defined]
     consent_acquaintances: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_public: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[PersonSource] = mapped_column(str_enum(PersonSource, "source"))
+    # The incident a walk-in was registered in (a drill's walk-ins go when the drill closes).
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
 

@@ -227,7 +227,8 @@ def duplicates_of(values: dict[str, Any]) -> list[Any]:
         .order_by(_PERSON.c.id).limit(10)))
 
 
-def create_person(values: dict[str, Any], *, source: PersonSource, household_id: int | None = None) -> Person:
+def create_person(values: dict[str, Any], *, source: PersonSource, household_id: int | None = None,
+                  incident_id: int | None = None) -> Person:
     """Register a person (walk-in or card), in a household of their own unless one is given.
 
     Joins the caller's writing unit; the caller writes the audit and outbox events.
@@ -269,6 +270,7 @@ def create_person(values: dict[str, Any], *, source: PersonSource, household_id:
         consent_acquaintances=bool(consent.get("acquaintances")),
         consent_public=bool(consent.get("public")),
         source=source,
+        incident_id=incident_id,
     )
     db.session.add(person)
     db.session.flush()

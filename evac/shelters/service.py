@@ -12,6 +12,7 @@ from evac.audit import service as audit
 from evac.common.db import now_utc, read_only, writing
 from evac.common.errors import NotFound, ValidationFailed
 from evac.extensions import db
+from evac.incidents import service as incidents
 from evac.outbox import service as outbox
 from evac.shelters.models import Shelter, ShelterStatus
 from evac.stays import service as stays
@@ -89,6 +90,8 @@ def update_shelter(shelter_id: int, *, status: str | None = None, capacity: int 
         shelter.capacity = capacity
     if status is not None and ShelterStatus(status) is not shelter.status:
         new = ShelterStatus(status)
+        if shelter.status is ShelterStatus.CLOSED:
+            incidents.required(lock=True)  # shelters open under an incident (a disaster or a drill)
         changes["status"] = [shelter.status.value, new.value]
         if shelter.status is ShelterStatus.CLOSED:
             shelter.opened_at, shelter.closed_at = now_utc(), None

@@ -30,6 +30,7 @@ from sqlalchemy import delete, insert, select, update
 from evac.common.db import UnitOfWork, current_unit, now_utc
 from evac.common.vocab import StayStatus
 from evac.extensions import db
+from evac.incidents import service as incidents
 from evac.stays.models import NEED_COLUMNS, HouseholdTally, OccupancyHour, ShelterTally, StayTally
 
 _PENDING = "stays.pending_counts"
@@ -189,11 +190,16 @@ def bump(unit_: UnitOfWork, shelter_id: int, counts: dict[str, int], now: dateti
 
 
 def record_hour(unit_: UnitOfWork, shelter_id: int, before: int, after: int, now: datetime) -> None:
-    """Note a change of occupancy in the trend: the hour's row keeps its first `before`, the last `after`."""
+    """Note a change of occupancy in the incident's trend: the hour's row keeps its first `before`, the last `after`."""
+    incident = incidents.current()
+    if incident is None:
+        return  # counts corrected between incidents belong to no trend
     hour = now.replace(minute=0, second=0, microsecond=0)
-    stmt = unit_.insert(OccupancyHour).values(shelter_id=shelter_id, hour=hour, opening=before, closing=after)
+    stmt = unit_.insert(OccupancyHour).values(incident_id=incident.id, shelter_id=shelter_id, hour=hour,
+                                              opening=before, closing=after)
     db.session.execute(stmt.on_conflict_do_update(
-        index_elements=[OccupancyHour.shelter_id, OccupancyHour.hour], set_={"closing": after}))
+        index_elements=[OccupancyHour.incident_id, OccupancyHour.shelter_id, OccupancyHour.hour],
+        set_={"closing": after}))
 
 
 def counts_of(tally: Any) -> dict[str, int]:

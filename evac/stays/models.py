@@ -37,14 +37,17 @@ class Stay(db.Model):  # type: ignore[name-defined]
         Index("ix_stay_person_checked_in", "person_id", "checked_in_at"),
         Index("ix_stay_household_id", "household_id"),
         Index("ix_stay_client_id", "client_id"),
+        Index("ix_stay_incident_shelter", "incident_id", "shelter_id"),
         # A closed stay has a closing status and an open one does not, so the two never disagree.
         CheckConstraint(
             "(checked_out_at IS NULL) = (status IN ('present', 'outing', 'at_home', 'in_car'))",
             name="open_matches_status",
         ),
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     shelter_id: Mapped[int] = mapped_column(ForeignKey("shelter.id"))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))
@@ -116,7 +119,7 @@ class StayTally(db.Model):  # type: ignore[name-defined]
 
 
 class OccupancyHour(db.Model):  # type: ignore[name-defined]
-    """A shelter's occupancy over one clock hour (UTC): before its first change and after its last.
+    """A shelter's occupancy over one clock hour (UTC) of an incident: before its first change and after its last.
 
     Hours without a change have no row and carry the previous value forward. Because `opening` is
     the value the hour started from, the national trend is a sum of (closing − opening) per hour,
@@ -126,6 +129,8 @@ class OccupancyHour(db.Model):  # type: ignore[name-defined]
     __tablename__ = "hq_occupancy_hour"
     __table_args__ = (Index("ix_hq_occupancy_hour_hour", "hour"),)
 
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True,
+                                             autoincrement=False)
     shelter_id: Mapped[int] = mapped_column(ForeignKey("shelter.id", ondelete="CASCADE"), primary_key=True)
     hour: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     opening: Mapped[int] = mapped_column(Integer)

@@ -93,13 +93,14 @@ def get_stay(stay_id: int) -> StayRow | None:
     return None if row is None else _row(row)
 
 
-def open_stays(arrivals: Sequence[Arrival], shelter_id: int, *, status: StayStatus, method: CheckinMethod,
-               client_id: str | None, staff_id: int | None, at: datetime | None = None) -> list[StayRow]:
+def open_stays(arrivals: Sequence[Arrival], shelter_id: int, *, incident_id: int, status: StayStatus,
+               method: CheckinMethod, client_id: str | None, staff_id: int | None,
+               at: datetime | None = None) -> list[StayRow]:
     """Open a stay for each arrival (one insert) and count them. The unique index refuses a second open stay."""
     if not arrivals:
         return []
     at = at or now_utc()
-    rows = [{"person_id": a.person_id, "shelter_id": shelter_id, "household_id": a.household_id,
+    rows = [{"incident_id": incident_id, "person_id": a.person_id, "shelter_id": shelter_id, "household_id": a.household_id,
              "status": status.value, "method": method.value, "checked_in_at": at, "client_id": client_id,
              "staff_id": staff_id, "updated_at": at} for a in arrivals]
     result = db.session.execute(insert(_STAY).returning(_STAY.c.id, sort_by_parameter_order=True), rows)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import click
 from flask import Flask, current_app
 from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger(__name__)
 
 
 class _Gunicorn(BaseApplication):
@@ -47,20 +51,37 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
     }).run()
 
 
+_STOPS: list[Callable[[], None]] = []
+
+
 def _post_fork(app: Flask) -> None:
-    """Each worker opens its own database connections (none may be shared across a fork) and
-    starts its audit flusher, which also stores what a crashed worker left in its journal."""
+    """Each worker opens its own database connections (none may be shared across a fork), starts
+    its audit flusher (which also stores what a crashed worker left in its journal) and whatever
+    background work a plugin registers under `evac.workers` (the embedded sync sender)."""
+    from importlib.metadata import entry_points
+
     from evac.audit.journal import journal_for
     from evac.extensions import db
 
     with app.app_context():
         db.engine.dispose(close=False)
     journal_for(app).start()
+    for plugin in entry_points(group="evac.workers"):
+        try:
+            stop = plugin.load()(app)
+        except Exception as exc:  # noqa: BLE001 - a plugin that cannot start must not stop the server
+            log.error("worker plugin did not start", extra={"plugin": plugin.name, "error": type(exc).__name__})
+            continue
+        if stop is not None:
+            _STOPS.append(stop)
 
 
 def _worker_exit(app: Flask) -> None:
-    """A worker that stops cleanly stores its journal before it goes."""
+    """A worker that stops cleanly lets its plugins finish, and stores its journal before it goes."""
     from evac.audit.journal import existing_journal
+
+    while _STOPS:
+        _STOPS.pop()()
 
     journal = existing_journal(app)
     if journal is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     has_request_context,
@@ -19,6 +21,8 @@ from flask_babel import force_locale
 from evac.common.db import DatabaseUnavailable, now_utc
 from evac.common.vocab import TOKYO
 from evac.hq import public
+from evac.incidents import service as incidents
+from evac.incidents.service import CurrentIncident
 from evac.web.service import database_answers
 
 bp = Blueprint("web", __name__)
@@ -78,6 +82,19 @@ def set_language(code: str) -> ResponseReturnValue:
     if not target.startswith("/") or target.startswith("//"):
         target = url_for("web.index")
     return redirect(target)
+
+
+@bp.app_context_processor
+def _incident_context() -> dict[str, Any]:
+    return {"current_incident": _current_incident}
+
+
+def _current_incident() -> CurrentIncident | None:
+    """The open incident, for the 「訓練」 banner of every page (none when the database is away)."""
+    try:
+        return incidents.current_now()
+    except DatabaseUnavailable:
+        return None
 
 
 def select_locale() -> str:

@@ -46,6 +46,10 @@ def test_hq_sees_and_changes_every_shelter(client: FlaskClient, db) -> None:
     headers = factories.bearer(factories.account(Role.HQ))
     assert client.get("/api/v1/shelters", headers=headers).get_json()["total"] == 3
     target = shelters[1]
+    # Shelters open under a disaster or a drill: none is open yet.
+    refused = client.patch(f"/api/v1/shelters/{target.id}", json={"status": "open"}, headers=headers)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "no_incident"
+    factories.incident()
     response = client.patch(f"/api/v1/shelters/{target.id}", json={"status": "open", "capacity": 250},
                             headers=headers)
     assert response.status_code == 200

@@ -16,7 +16,7 @@ from tests import factories
 
 def _stay(person_id: int, shelter_id: int, status: StayStatus = StayStatus.PRESENT, **extra) -> dict:
     return {"person_id": person_id, "shelter_id": shelter_id, "status": status, "method": CheckinMethod.QR,
-            "checked_in_at": now_utc(), "updated_at": now_utc(), **extra}
+            "incident_id": factories.incident().id, "checked_in_at": now_utc(), "updated_at": now_utc(), **extra}
 
 
 def test_one_open_stay_per_person_is_enforced_by_the_database(db) -> None:

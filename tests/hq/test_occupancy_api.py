@@ -72,8 +72,10 @@ def test_trend_walks_back_through_the_hours(client: FlaskClient, db) -> None:
     # Two hours ago the shelter went from 0 to 6, an hour ago down to 4 (as if recorded then).
     hour = now_utc().replace(minute=0, second=0, microsecond=0)
     db.session.add_all([
-        OccupancyHour(shelter_id=shelter.id, hour=hour - timedelta(hours=2), opening=0, closing=6),
-        OccupancyHour(shelter_id=shelter.id, hour=hour - timedelta(hours=1), opening=6, closing=4),
+        OccupancyHour(incident_id=factories.incident().id, shelter_id=shelter.id, hour=hour - timedelta(hours=2),
+                      opening=0, closing=6),
+        OccupancyHour(incident_id=factories.incident().id, shelter_id=shelter.id, hour=hour - timedelta(hours=1),
+                      opening=6, closing=4),
     ])
     row = db.session.scalars(select(OccupancyHour).where(OccupancyHour.hour == hour)).one()
     row.opening, row.closing = 4, 8  # and this hour from 4 to 8, which is the counter's value
@@ -93,6 +95,7 @@ def test_trend_walks_back_through_the_hours(client: FlaskClient, db) -> None:
 
 def test_patch_from_hq_is_reflected_and_audited(client: FlaskClient, db) -> None:
     shelter = factories.shelter(status=ShelterStatus.CLOSED, capacity=None)
+    factories.incident()
     headers = factories.bearer(factories.account(Role.HQ))
     found = client.get("/api/v1/hq/shelters?q=テスト避難所&status=closed", headers=headers).get_json()["items"]
     assert [s["id"] for s in found] == [shelter.id]

@@ -36,6 +36,7 @@ def _cfg(app: Flask, **overrides: Any) -> SyncConfig:
 
 def _record(person_ids: list[int | None], note: str = "") -> list[int]:
     """One outbox event per entry (None: a shelter event), committed; returns their seqs."""
+    factories.incident()
     events = []
     with unit(WRITE):
         for pid in person_ids:

@@ -72,8 +72,9 @@ def test_a_batch_is_signed_json_in_the_documented_format(app: Flask, client: Fla
     datetime.fromisoformat(data["sent_at"])
     assert [e["type"] for e in data["events"]] == ["checkin", "transfer"]
     for wire, event in zip(data["events"], events, strict=True):
-        assert set(wire) == {"event_id", "seq", "type", "occurred_at", "shelter", "person", "stay"}
+        assert set(wire) == {"event_id", "seq", "type", "occurred_at", "shelter", "person", "stay", "incident"}
         assert wire["event_id"] == event.event_id and wire["seq"] == event.seq
+        assert wire["incident"]["kind"] == "disaster" and wire["incident"]["name"]
         assert wire["person"]["id"] == pid
     assert data["events"][0]["shelter"]["id"] == shelter.id
     assert data["events"][1]["shelter"]["id"] == other.id

@@ -1,0 +1,1 @@
+"""Incidents (a disaster or a drill): what every stay, event and audit entry belongs to."""
