@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+RECEIVER_PORT ?= 8001
+# The demo's own receiver secret: a real receiver gets EVAC_SYNC_SECRET from its operator.
+DEMO_SYNC_SECRET ?= demo-sync-secret
 # The PostgreSQL pass of `make test`; it is skipped, saying why, when nothing answers there.
 EVAC_TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export EVAC_INSTANCE_PATH ?= $(CURDIR)/instance
@@ -24,10 +27,17 @@ evac/translations/%/LC_MESSAGES/messages.mo: evac/translations/%/LC_MESSAGES/mes
 
 install: $(VENV)/.installed evac/translations/en/LC_MESSAGES/messages.mo
 
+# The demo sends its rosters to the reference receiver started beside it, so the sync is live:
+# the receiver prints each batch it gets (ids and types only) and HQ shows the sync state.
 run: install
 	$(BIN)/evac db upgrade
 	$(BIN)/evac demo
-	$(BIN)/evac serve --host $(HOST) --port $(PORT)
+	@echo "reference receiver: http://127.0.0.1:$(RECEIVER_PORT)/roster (stored in $(EVAC_INSTANCE_PATH)/receiver.sqlite3)"
+	@$(BIN)/evac sync receiver --port $(RECEIVER_PORT) --store $(EVAC_INSTANCE_PATH)/receiver.sqlite3 \
+	    --secret $(DEMO_SYNC_SECRET) & receiver=$$!; trap 'kill $$receiver 2>/dev/null' EXIT INT TERM; \
+	  EVAC_SYNC_CONNECTOR=http EVAC_SYNC_URL=http://127.0.0.1:$(RECEIVER_PORT)/roster \
+	  EVAC_SYNC_SECRET=$(DEMO_SYNC_SECRET) EVAC_SYNC_INTERVAL=5 \
+	  $(BIN)/evac serve --host $(HOST) --port $(PORT)
 
 demo: install
 	$(BIN)/evac db upgrade

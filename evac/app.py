@@ -20,7 +20,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the evac Flask app. Reads configuration only: no threads, network or file writes."""
-    app = Flask(__name__, instance_path=str(settings.instance_path()), instance_relative_config=True)
+    instance = Path((test_config or {}).get("EVAC_INSTANCE_PATH") or settings.instance_path())
+    app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
     app.config.from_mapping(settings.from_environment(Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
@@ -88,9 +89,13 @@ def register_blueprints(app: Flask) -> None:
     from evac.hq.views import bp as hq_bp
     from evac.outbox.views import blp as sync_blp
     from evac.shelters.views import blp as shelters_blp
+    from evac.web.metrics import bp as metrics_bp
+    from evac.web.metrics import install as install_metrics
     from evac.web.views import bp as web_bp
 
     app.register_blueprint(web_bp)
+    app.register_blueprint(metrics_bp)
+    install_metrics()
     app.register_blueprint(accounts_bp)
     app.register_blueprint(desk_bp)
     app.register_blueprint(hq_bp)

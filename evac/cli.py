@@ -70,12 +70,14 @@ def register(app: Flask) -> None:
     from evac.demo.cli import demo
     from evac.hq.cli import hq, incident
     from evac.people.cli import import_residents
-    from evac.retention.cli import purge
+    from evac.retention.cli import backup, purge, restore
     from evac.shelters.cli import import_shelters
-    from evac.web.backup import backup
     from evac.web.cli import health, serve
 
-    app.cli = EvacAppGroup(app.name)
+    group = EvacAppGroup(app.name)
+    for name, command in app.cli.commands.items():  # Flask-Migrate's `db`, registered by its init_app
+        group.add_command(command, name)
+    app.cli = group
     for command in (users, audit_group, cards, demo, hq, incident, import_residents, import_shelters, serve, health, backup,
-                    print_group, purge):
+                    print_group, purge, restore):
         app.cli.add_command(command)

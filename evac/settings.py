@@ -105,6 +105,12 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "EVAC_STRICT_UNITS": os.environ.get("EVAC_STRICT_UNITS", "0") == "1",
         "EVAC_AUDIT_JOURNAL_DIR": os.environ.get("EVAC_AUDIT_JOURNAL_DIR", str(instance_path / "audit-journal")),
         "EVAC_AUDIT_FLUSH_INTERVAL": _float("EVAC_AUDIT_FLUSH_INTERVAL", 1.0),
+        # Days a closed disaster's records are kept whole before `evac purge` takes them, and days
+        # the backup it takes first is kept (the window in which a purge can be undone).
+        "EVAC_RETENTION_DAYS": _int("EVAC_RETENTION_DAYS", 40),
+        # /metrics answers loopback only, unless this token is set (then only with it).
+        "EVAC_METRICS_TOKEN": os.environ.get("EVAC_METRICS_TOKEN", ""),
+        "EVAC_PURGE_BACKUP_DAYS": _int("EVAC_PURGE_BACKUP_DAYS", 3),
         "MAX_CONTENT_LENGTH": _int("EVAC_MAX_CONTENT_LENGTH", 1024 * 1024),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

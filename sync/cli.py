@@ -106,6 +106,18 @@ def retry(batch: int) -> None:
         raise click.ClickException(exc.message) from None
 
 
+def _show_batch(batch_id: str, events: list[dict[str, Any]], new: int, duplicates: int) -> None:
+    """One line per batch received, for a person watching: types, shelters and incidents, ids only."""
+    from collections import Counter
+
+    kinds = Counter(str(e.get("type")) for e in events)
+    shelters = sorted({int(s["id"]) for e in events if (s := e.get("shelter")) and s.get("id") is not None})
+    incidents = sorted({f"{i.get('name')} ({i.get('kind')})" for e in events if (i := e.get("incident"))})
+    click.echo(f"受信 received batch {batch_id[:8]}: {len(events)} events (new {new}, repeats {duplicates}) "
+               f"{', '.join(f'{k}×{n}' for k, n in sorted(kinds.items()))}; shelters {shelters}; "
+               f"{'; '.join(incidents)}")
+
+
 @sync.command("receiver", with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, required=True)
@@ -140,7 +152,7 @@ def receiver(host: str, port: int, store: str, secret: str, fail_rate: float, fa
     try:
         if bool(tls_cert) != bool(tls_key):
             raise click.UsageError("--tls-cert and --tls-key go together")
-        serve(host, port, Receiver(db, secret, chaos), stop, quiet=quiet,
+        serve(host, port, Receiver(db, secret, chaos, on_batch=None if quiet else _show_batch), stop, quiet=quiet,
               tls=(tls_cert, tls_key) if tls_cert and tls_key else None)
     finally:
         db.close()

@@ -17,7 +17,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,9 +123,11 @@ class Store:
 class Receiver:
     """The WSGI app: POST a batch anywhere; GET /healthz and /stats."""
 
-    def __init__(self, store: Store, secret: str, chaos: Chaos | None = None) -> None:
+    def __init__(self, store: Store, secret: str, chaos: Chaos | None = None,
+                 on_batch: Callable[[str, list[dict[str, Any]], int, int], None] | None = None) -> None:
         self.store = store
         self.secret = secret
+        self.on_batch = on_batch
         self.chaos = chaos or Chaos()
         self._rng = random.Random(self.chaos.seed)
         self._rng_lock = threading.Lock()
@@ -170,6 +172,8 @@ class Receiver:
                                         for e in batch["events"]):
             return self._json(422, {"error": "refused"})
         new, dup = self.store.accept(batch_id, batch.get("sent_at"), batch["events"])
+        if self.on_batch is not None:
+            self.on_batch(batch_id, batch["events"], new, dup)
         if stall < chaos.stall_rate:
             # Stored, but the answer comes too late: the sender times out and sends again.
             time.sleep(chaos.stall_seconds)

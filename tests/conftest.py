@@ -131,6 +131,7 @@ def _config(url: str, instance: Path) -> dict[str, Any]:
         "SECRET_KEY": "test-secret",
         "CARD_KEY": "test-card-key",
         "EVAC_SECRETS_PERSISTENT": True,
+        "EVAC_INSTANCE_PATH": str(instance),
         "EVAC_SYNC_DIR": str(instance / "sync"),
         "WTF_CSRF_ENABLED": True,
         # Every test logs in from 127.0.0.1; the limit itself has a test of its own.

@@ -25,6 +25,7 @@ from evac.accounts.service import Principal
 from evac.audit import service as audit
 from evac.cards import service as cards
 from evac.checkin.models import ClientRequest
+from evac.common import signals
 from evac.common.db import current_unit, now_utc, read_only, writing
 from evac.common.errors import DomainError, NotFound, ValidationFailed
 from evac.common.textnorm import is_kana, kana_key, name_key
@@ -326,6 +327,8 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
         opened = stays.open_stays(
             _arrivals(arriving, persons), shelter.id, incident_id=incident.id, status=initial, method=principal.method,
             client_id=str(body["client_id"]), staff_id=account.id, at=now)
+        current_unit().after_commit(lambda: signals.checked_in.send(
+            None, method=principal.method.value, stays=len(opened)))
         for stay in opened:
             result[stay.person_id] = stay
             if stay.person_id in origins:

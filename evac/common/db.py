@@ -352,7 +352,7 @@ class UnitOfWork:
     attempt: int = 1
     state: dict[str, Any] = field(default_factory=dict)
     _before_commit: list[Callable[[], object]] = field(default_factory=list)
-    _after_commit: list[Callable[[], None]] = field(default_factory=list)
+    _after_commit: list[Callable[[], object]] = field(default_factory=list)
     _finally: list[Callable[[bool], None]] = field(default_factory=list)
 
     @property
@@ -389,7 +389,7 @@ class UnitOfWork:
         """Run `hook` inside the transaction, just before it commits (not on rollback)."""
         self._before_commit.append(hook)
 
-    def after_commit(self, hook: Callable[[], None]) -> None:
+    def after_commit(self, hook: Callable[[], object]) -> None:
         """Run `hook` once the transaction has committed (not on rollback, not on retry)."""
         self._after_commit.append(hook)
 

@@ -70,6 +70,7 @@ def connector_status(name: str, *, configured: bool) -> dict[str, Any]:
         .group_by(SyncBatch.blocked_by)
     ).all())
     lease = db.session.get(SyncLease, f"sync:{name}")
+    oldest = _oldest_waiting(name, cursor)
     return {
         "name": name,
         "configured": configured,
@@ -79,6 +80,8 @@ def connector_status(name: str, *, configured: bool) -> dict[str, Any]:
         "held_events": int(pending.get(BatchStatus.HELD, 0)),
         "parked_events": int(pending.get(BatchStatus.PARKED, 0)),
         "delivered_events": state.delivered_events if state else 0,
+        # How long the oldest event not yet delivered has waited (0 when nothing waits).
+        "lag_seconds": 0.0 if oldest is None else max(0.0, (now_utc() - oldest).total_seconds()),
         "last_attempt_at": state.last_attempt_at if state else None,
         "last_success_at": state.last_success_at if state else None,
         "last_error": None if not state or state.last_error_at is None else {
@@ -89,6 +92,18 @@ def connector_status(name: str, *, configured: bool) -> dict[str, Any]:
         },
         "parked": [_batch_out(b, int(held_by.get(b.id, 0))) for b in parked],
     }
+
+
+def _oldest_waiting(name: str, cursor: int) -> Any:
+    """When the oldest event this connector has still to deliver happened (None if none waits)."""
+    kind = OutboxEvent.drill.is_(name == DRILL)
+    unclaimed = db.session.scalar(select(func.min(OutboxEvent.occurred_at)).where(OutboxEvent.seq > cursor, kind))
+    first_queued = db.session.scalar(select(func.min(SyncBatch.first_seq)).where(
+        SyncBatch.connector == name, SyncBatch.status.in_([BatchStatus.QUEUED, BatchStatus.HELD])))
+    queued = None if first_queued is None else db.session.scalar(
+        select(OutboxEvent.occurred_at).where(OutboxEvent.seq == first_queued))
+    found = [t for t in (unclaimed, queued) if t is not None]
+    return min(found) if found else None
 
 
 @read_only

@@ -59,6 +59,7 @@ class ConnectorStatusOut(Schema):
     held_events = fields.Integer()
     parked_events = fields.Integer()
     delivered_events = fields.Integer()
+    lag_seconds = fields.Float(metadata={"description": "how long the oldest undelivered event has waited"})
     last_attempt_at = fields.DateTime(allow_none=True)
     last_success_at = fields.DateTime(allow_none=True)
     last_error = fields.Nested(SyncErrorOut, allow_none=True)

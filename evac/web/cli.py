@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ class _Gunicorn(BaseApplication):
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     """Serve evac with gunicorn."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    _metrics_directory(app)
     click.echo(f"evac: http://{host}:{port}/  (workers={workers}, threads={threads})")
     _Gunicorn(app, {
         "bind": f"{host}:{port}",
@@ -52,6 +54,18 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 
 _STOPS: list[Callable[[], None]] = []
+
+
+def _metrics_directory(app: Flask) -> None:
+    """Counters of every worker add up in /metrics: prometheus-client's multiprocess mode, in a
+    folder emptied at each start (it must be named before any worker counts anything)."""
+    import shutil
+    from pathlib import Path
+
+    folder = Path(app.instance_path) / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
 
 
 def _post_fork(app: Flask) -> None:
@@ -90,10 +104,14 @@ def _worker_exit(app: Flask) -> None:
 
 @click.command()
 @click.option("--url", default="", help="Also GET this /healthz URL (the web role).")
-def health(url: str) -> None:
-    """Exit 0 if the database answers (and, with --url, the web server); for container healthchecks."""
+@click.option("--max-sync-lag", type=float, default=None,
+              help="Exit 1 if the configured connector's oldest undelivered event is older (seconds).")
+def health(url: str, max_sync_lag: float | None) -> None:
+    """Exit 0 if the database answers (and, with --url, the web server); say how far behind the
+    sync is. For container healthchecks and the operator at the console."""
     import urllib.request
 
+    from evac.outbox import state
     from evac.web.service import database_answers
 
     database_answers()
@@ -101,4 +119,14 @@ def health(url: str) -> None:
         with urllib.request.urlopen(url, timeout=4) as response:
             if response.status != 200:
                 raise click.ClickException(f"{url} answered {response.status}")
-    click.echo("ok")
+    configured = current_app.config["EVAC_SYNC_CONNECTOR"]
+    lines = ["database ok"]
+    lagging = []
+    for connector in state.sync_status(configured)["connectors"]:
+        lines.append(f"sync {connector['name']}: backlog {connector['backlog']}, parked {connector['parked_events']}, "
+                     f"lag {connector['lag_seconds']:.0f} s")
+        if max_sync_lag is not None and connector["configured"] and connector["lag_seconds"] > max_sync_lag:
+            lagging.append(connector["name"])
+    click.echo("; ".join(lines))
+    if lagging:
+        raise click.ClickException(f"sync behind by more than {max_sync_lag:g} s: {', '.join(lagging)}")

@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from evac.common.db import DatabaseUnavailable, is_unavailable
 from evac.common.errors import Conflict, DomainError, error_body
+from evac.web import metrics
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ def wants_json() -> bool:
 
 def _respond(status: int, code: str, message: str, fields: dict[str, Any] | None = None,
              **extra: Any) -> tuple[Response | str, int]:
+    metrics.count_error(status, code)
     if wants_json():
         return jsonify(error_body(code, message, fields, **extra)), status
     return render_template("error.html", status=status, message=message), status

@@ -47,3 +47,21 @@ def test_evac_serve_answers_healthz(app: Flask, tmp_path: Path) -> None:
     assert proc.returncode == 0, output
     # The access log names the path, never the query string (searches carry names).
     assert "GET /healthz HTTP" in output and "yamada" not in output
+
+
+def test_the_documented_commands_exist(tmp_path: Path) -> None:
+    """`evac db upgrade` builds a database, and every command the README names answers --help."""
+    env = {**os.environ, "EVAC_INSTANCE_PATH": str(tmp_path / "instance"),
+           "EVAC_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    done = subprocess.run([sys.executable, "-m", "evac", "db", "upgrade"], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "fresh.sqlite3").stat().st_size > 0
+    for command in (["demo"], ["serve"], ["users", "create"], ["users", "token"], ["cards", "token"],
+                    ["cards", "print"], ["import-shelters"], ["import-residents"], ["incident", "open"],
+                    ["incident", "close"], ["incident", "list"], ["purge"], ["backup"], ["restore"],
+                    ["audit", "flush"], ["sync", "run"], ["sync", "once"], ["sync", "receiver"], ["health"],
+                    ["hq", "rebuild-tallies"], ["print", "roster"]):
+        shown = subprocess.run([sys.executable, "-m", "evac", *command, "--help"], env=env, capture_output=True,
+                               text=True, timeout=60, check=False)
+        assert shown.returncode == 0, (command, shown.stderr[-500:])
