@@ -123,12 +123,23 @@ def _store(parsed: ParsedFile) -> ImportReport:
     stored = _stored_listings(source, dataset, rows)
 
     new_rows: list[ListingRow] = []
-    changed: list[tuple[ListingRow, dict[str, Any], _Listing]] = []
+    differing: list[ListingRow] = []
     for row in rows:
         current = stored.get((row.municipality_code, row.local_id))
         if current is None:
             new_rows.append(row)
-            continue
+        elif current["digest"] == row.digest:
+            report.unchanged += 1  # the row reads as last time: nothing of it need be looked at
+        else:
+            differing.append(row)
+    # A row that reads differently may still change nothing: a column the file no longer has,
+    # an empty capacity, keep what the listing had ("not published" is not "cleared").
+    changed: list[tuple[ListingRow, dict[str, Any], _Listing]] = []
+    digest_only: list[dict[str, Any]] = []
+    details = _listing_details([stored[(r.municipality_code, r.local_id)]["id"] for r in differing])
+    for row in differing:
+        current = stored[(row.municipality_code, row.local_id)]
+        current.update(details[current["id"]])
         merged_fields = {**current["fields"], **row.fields}
         listing = _Listing(current["id"], current["shelter_id"], source, dataset, row.designations, row.hazards,
                            merged_fields, current["id"])
@@ -138,6 +149,9 @@ def _store(parsed: ParsedFile) -> ImportReport:
             changed.append((row, current, listing))
         else:
             report.unchanged += 1
+            digest_only.append({"id": current["id"], "digest": row.digest})
+    if digest_only:
+        db.session.execute(update(ShelterListing), digest_only)
 
     # Shelters a new row may join, by code and by site, and the shelters of changed listings.
     by_code = _shelters_by_code({r.code for r in new_rows})
@@ -263,19 +277,27 @@ def _id_column(parsed: ParsedFile) -> str:
 def _stored_listings(source: str, dataset: str, rows: Sequence[ListingRow]) -> dict[tuple[str, str], dict[str, Any]]:
     """The stored listings of this list for the file's rows, by (municipality, ID)."""
     columns = (ShelterListing.id, ShelterListing.shelter_id, ShelterListing.municipality_code,
-               ShelterListing.local_id, ShelterListing.designations, ShelterListing.hazards,
-               ShelterListing.fields, ShelterListing.site_key, ShelterListing.missing_since)
+               ShelterListing.local_id, ShelterListing.digest, ShelterListing.missing_since)
     wanted = {(r.municipality_code, r.local_id) for r in rows}
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for chunk in _chunks(sorted({r.local_id for r in rows})):
         query = select(*columns).where(ShelterListing.local_id.in_(chunk), ShelterListing.source == source,
                                        ShelterListing.dataset == dataset)
-        for r in db.session.execute(query):
-            key = (r.municipality_code, r.local_id)
-            if key in wanted:
-                found[key] = {"id": r.id, "shelter_id": r.shelter_id, "designations": r.designations,
-                              "hazards": r.hazards, "fields": r.fields or {}, "site_key": r.site_key,
-                              "missing_since": r.missing_since}
+        for lid, sid, municipality, local_id, digest, since in db.session.execute(query):
+            if (municipality, local_id) in wanted:
+                found[(municipality, local_id)] = {"id": lid, "shelter_id": sid, "digest": digest,
+                                                   "missing_since": since}
+    return found
+
+
+def _listing_details(ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """What the listings say (their JSON), for the few rows whose digest differs."""
+    found: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(ids)):
+        query = select(ShelterListing.id, ShelterListing.designations, ShelterListing.hazards,
+                       ShelterListing.fields, ShelterListing.site_key).where(ShelterListing.id.in_(chunk))
+        for lid, designations, hazards, fields, key in db.session.execute(query):
+            found[lid] = {"designations": designations, "hazards": hazards, "fields": fields or {}, "site_key": key}
     return found
 
 
@@ -364,23 +386,23 @@ def _insert_new(plan: _Plan, now: Any) -> None:
                            "code": code, "kind": primary_kind(row.designations), "designations": row.designations,
                            "hazards": row.hazards, "source": plan.source, "status": ShelterStatus.CLOSED,
                            "created_at": now, "updated_at": now})
-        ids: list[int] = []
-        for start in range(0, len(values), 5000):
-            # insertmanyvalues: batched multi-row INSERT … RETURNING on both databases.
-            result = db.session.execute(
-                insert(Shelter.__table__).returning(Shelter.__table__.c.id, sort_by_parameter_order=True),
-                values[start:start + 5000])
-            ids.extend(result.scalars())
-        plan.joining.extend(zip(creating, ids, strict=True))
+        # Core executemany on the table: the same rows as the ORM bulk insert, without its per-row
+        # bookkeeping (measured 20-40 % faster for 82,557 rows on both databases). No RETURNING:
+        # SQLite can only return ids in parameter order one row at a time; the codes are unique,
+        # so the ids are read back by code, a thousand at a time.
+        db.session.execute(insert(Shelter.__table__), values)
+        _refresh_statistics(Shelter, len(values))
+        ids = _shelters_by_code(codes)
+        plan.joining.extend((row, ids[code]) for row, code in zip(creating, codes, strict=True))
     if plan.joining:
         db.session.execute(insert(ShelterListing.__table__), [
             {"shelter_id": sid, "source": plan.source, "dataset": plan.dataset,
              "municipality_code": row.municipality_code, "local_id": row.local_id, "designations": row.designations,
-             "hazards": row.hazards, "fields": row.fields, "site_key": row.site_key, "missing_since": None,
-             "created_at": now, "updated_at": now}
+             "hazards": row.hazards, "fields": row.fields, "site_key": row.site_key, "digest": row.digest,
+             "missing_since": None, "created_at": now, "updated_at": now}
             for row, sid in plan.joining])
     plan.report.added += len(creating)
-    _refresh_statistics(len(plan.joining))
+    _refresh_statistics(ShelterListing, len(plan.joining))
 
 
 def _write_changed(changed: list[tuple[ListingRow, dict[str, Any], _Listing]],
@@ -390,7 +412,7 @@ def _write_changed(changed: list[tuple[ListingRow, dict[str, Any], _Listing]],
         return
     db.session.execute(update(ShelterListing), [
         {"id": listing.id, "designations": row.designations, "hazards": row.hazards, "fields": listing.fields,
-         "site_key": row.site_key, "updated_at": now}
+         "site_key": row.site_key, "digest": row.digest, "updated_at": now}
         for row, _current, listing in changed])
     for _row, current, listing in changed:
         siblings = listings_of.setdefault(current["shelter_id"], [])
@@ -429,9 +451,13 @@ def _update_shelters(plan: _Plan, changed: list[tuple[ListingRow, dict[str, Any]
         db.session.execute(update(Shelter), updates)
 
 
-def _owner(listings: list[_Listing], name: str) -> _Listing | None:
-    having = [lst for lst in listings if name in lst.fields]
-    return min(having, key=_Listing.rank) if having else None
+def _owners(listings: list[_Listing]) -> dict[str, _Listing]:
+    """For each shelter field, the first-ranked listing that gives it."""
+    owners: dict[str, _Listing] = {}
+    for listing in sorted(listings, key=_Listing.rank):
+        for name in listing.fields:
+            owners.setdefault(name, listing)
+    return owners
 
 
 def _shelter_values(shelter: dict[str, Any], before: list[_Listing], after: list[_Listing]) -> dict[str, Any]:
@@ -444,19 +470,20 @@ def _shelter_values(shelter: dict[str, Any], before: list[_Listing], after: list
     for name, value in derived.items():
         if value != shelter[name]:
             values[name] = value
+    owners_before, owners_after = _owners(before), _owners(after)
     for name in SHELTER_FIELDS:
-        owner = _owner(after, name)
+        owner = owners_after.get(name)
         if owner is None:
             continue
-        previous = _owner(before, name)
+        previous = owners_before.get(name)
         took_over = previous is None or (previous.id, previous.order) != (owner.id, owner.order)
         if (took_over or name in owner.changed) and owner.fields[name] != shelter[name]:
             values[name] = owner.fields[name]
     return values
 
 
-def _refresh_statistics(inserted: int) -> None:
-    """After a bulk load on PostgreSQL, ANALYZE the tables within the same transaction.
+def _refresh_statistics(model: Any, inserted: int) -> None:
+    """After a bulk load on PostgreSQL, ANALYZE the table within the same transaction.
 
     psycopg prepares a statement after a few executions, and PostgreSQL may then keep a generic
     plan made while the table was empty: a sequential scan per 1,000-code lookup, which turned an
@@ -464,8 +491,7 @@ def _refresh_statistics(inserted: int) -> None:
     real numbers and invalidates cached plans in every session.
     """
     if inserted >= LOOKUP_CHUNK and db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text(f"ANALYZE {Shelter.__tablename__}"))
-        db.session.execute(text(f"ANALYZE {ShelterListing.__tablename__}"))
+        db.session.execute(text(f"ANALYZE {model.__tablename__}"))
 
 
 def _mark_missing(parsed: ParsedFile, stored: dict[tuple[str, str], dict[str, Any]], report: ImportReport,

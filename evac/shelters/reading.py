@@ -42,7 +42,7 @@ from evac.shelters.layouts import (
     known_formats,
     recognise,
 )
-from evac.shelters.models import Shelter, ShelterKind, ordered_designations
+from evac.shelters.models import Shelter, ShelterKind, listing_digest, ordered_designations
 from evac.shelters.twins import site_key
 
 # Towns put a title or a date above the header; it is looked for in the first rows.
@@ -73,6 +73,10 @@ class ListingRow:
     fields: dict[str, Any]
     site_key: str | None
     same_address: bool = False  # GSI's 住所同一 flag: only reported, never trusted
+    digest: str = ""
+
+    def __post_init__(self) -> None:
+        self.digest = listing_digest(self.designations, self.hazards, self.fields, self.site_key)
 
 
 @dataclass
@@ -384,6 +388,8 @@ class _Row:
 
     def flag(self, canonical: str) -> bool:
         raw = self.raw(canonical)
+        if raw == "1" or raw == "":  # nearly every flag of a national list: no repair to look for
+            return raw == "1"
         try:
             read = repairs.flag(raw)
         except repairs.BadValue as exc:
@@ -485,8 +491,12 @@ def _note(row: _Row, parts: list[str | None]) -> str | None:
     return note
 
 
+_HAZARD_COLUMNS = tuple((h.value, hazard_field(h)) for h in HAZARD_NAMES)
+
+
 def _hazards(row: _Row) -> list[str]:
-    return [h.value for h in HAZARD_NAMES if row.has(hazard_field(h)) and row.flag(hazard_field(h))]
+    columns = row.header.columns
+    return [value for value, name in _HAZARD_COLUMNS if name in columns and row.flag(name)]
 
 
 def _gsi_row(row: _Row, dataset: Dataset) -> ListingRow | None:

@@ -63,7 +63,8 @@ listing = sa.table(
     "shelter_listing", sa.column("id", sa.Integer), sa.column("shelter_id", sa.Integer),
     sa.column("source", sa.String), sa.column("dataset", sa.String), sa.column("municipality_code", sa.String),
     sa.column("local_id", sa.String), sa.column("designations", sa.JSON), sa.column("hazards", sa.JSON),
-    sa.column("fields", sa.JSON), sa.column("site_key", sa.String), sa.column("missing_since", UTC),
+    sa.column("fields", sa.JSON), sa.column("site_key", sa.String), sa.column("digest", sa.String),
+    sa.column("missing_since", UTC),
     sa.column("created_at", UTC), sa.column("updated_at", UTC),
 )
 shelter_tally = sa.table("hq_shelter_tally", sa.column("shelter_id", sa.Integer), sa.column("households", sa.Integer),
@@ -94,6 +95,7 @@ def upgrade():
     sa.Column('hazards', sa.JSON(), nullable=False),
     sa.Column('fields', sa.JSON(), nullable=False),
     sa.Column('site_key', sa.String(length=32), nullable=True),
+    sa.Column('digest', sa.String(length=32), nullable=False),
     sa.Column('missing_since', evac.common.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', evac.common.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', evac.common.db.UTCDateTime(timezone=True), nullable=False),
@@ -102,7 +104,7 @@ def upgrade():
     sa.UniqueConstraint('local_id', 'municipality_code', 'dataset', 'source', name='uq_shelter_listing_key')
     )
     with op.batch_alter_table('shelter_listing', schema=None) as batch_op:
-        batch_op.create_index('ix_shelter_listing_scope', ['source', 'dataset', 'municipality_code'], unique=False)
+        batch_op.create_index('ix_shelter_listing_scope', ['municipality_code', 'source', 'dataset'], unique=False)
         batch_op.create_index(batch_op.f('ix_shelter_listing_shelter_id'), ['shelter_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_shelter_listing_site_key'), ['site_key'], unique=False)
 
@@ -155,13 +157,15 @@ def _fill_listings(bind):
                 fields["name_kana"] = s["name_kana"]
             if s["capacity"] is not None:
                 fields["capacity"] = s["capacity"]
+        designations, hazards = list(s["designations"]), list(s["hazards"] or [])
+        key = site_key(municipality, s["name"], s["address"])
         rows.append({
             "shelter_id": s["id"], "source": s["source"],
             "dataset": "emergency" if s["source"] == "ods" or s["kind"] == "emergency" else "evacuation",
-            "municipality_code": municipality, "local_id": s["code"], "designations": list(s["designations"]),
-            "hazards": list(s["hazards"] or []), "fields": fields,
-            "site_key": site_key(municipality, s["name"], s["address"]), "missing_since": None,
-            "created_at": now, "updated_at": now})
+            "municipality_code": municipality, "local_id": s["code"], "designations": designations,
+            "hazards": hazards, "fields": fields, "site_key": key,
+            # Not the digest of any file row: the first import of the list compares field by field.
+            "digest": "", "missing_since": None, "created_at": now, "updated_at": now})
     for start in range(0, len(rows), 5000):
         bind.execute(listing.insert(), rows[start:start + 5000])
 
