@@ -33,16 +33,16 @@ def N_(message: str) -> str:
     return message
 
 
-def bilingual(message: str, **values: Any) -> str:
+def bilingual(msgid: str, /, **values: Any) -> str:
     """A message in Japanese, then in English (" / "), for the command line and its reports.
 
-    `message` is a msgid marked with `N_`, so that `make messages` extracts it; the English
+    `msgid` is a message marked with `N_`, so that `make messages` extracts it; the English
     comes from the catalogue. When both read the same (no translation yet) it is given once.
     """
     with force_locale("ja"):
-        japanese = _(message, **values)
+        japanese = _(msgid, **values)
     with force_locale("en"):
-        english = _(message, **values)
+        english = _(msgid, **values)
     return japanese if english == japanese else f"{japanese} / {english}"
 
 
