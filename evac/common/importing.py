@@ -192,7 +192,8 @@ def _grouped_repairs(entries: Iterable[ReportEntry]) -> list[str]:
     out = []
     for (column, before, after, message), lines in groups.items():
         shown = ", ".join(str(n) for n in lines[:MAX_LINES_SHOWN]) + (", …" if len(lines) > MAX_LINES_SHOWN else "")
-        out.append(f"  {column}: {before!r} → {after!r} {message} ({len(lines)}: {shown} 行目)")
+        where = f"{shown} 行目" if len(lines) == 1 else f"{len(lines)} 件 / rows: {shown} 行目"
+        out.append(f"  {column}: {before!r} → {after!r} {message} ({where})")
     return out
 
 

@@ -701,7 +701,7 @@ def _finish(parsed: ParsedFile, errors: list[RowError], seen_rows: int, skip_inv
         raise ImportRefused(
             bilingual(N_("%(name)s (%(format)s, %(encoding)s): 見出しだけで、取り込む行がありません"),
                       name=parsed.name, format=parsed.format, encoding=parsed.encoding),
-            [RowError(1, _("行"), _("データ行がありません (no rows)"))])
+            [RowError(1, _("行"), _("データ行がありません"))])
     if errors and (not skip_invalid or not parsed.rows):
         raise ImportRefused(
             bilingual(N_("%(name)s (%(format)s, %(encoding)s として読みました): %(count)d 件の誤りがあるため"

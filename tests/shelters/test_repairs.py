@@ -132,7 +132,7 @@ def test_two_thousand_circle_flags_import_as_one_grouped_repair(app: Any) -> Non
 
     assert report.added == 2000
     line = next(s for s in report.sections() if "災害種別_地震: '〇' → '1'" in s)
-    assert "(2000: 2, 3, 4" in line
+    assert "(2000 件 / rows: 2, 3, 4" in line
 
 
 def test_a_latitude_of_343_is_refused_naming_line_and_column(app: Any) -> None:
