@@ -74,7 +74,8 @@ class ImportRefused(ValidationFailed):
     def __str__(self) -> str:
         lines = [self.message, *(str(e) for e in self.errors[:MAX_REPORTED_ERRORS])]
         if len(self.errors) > MAX_REPORTED_ERRORS:
-            lines.append(f"… ほか {len(self.errors) - MAX_REPORTED_ERRORS} 件 / {len(self.errors) - MAX_REPORTED_ERRORS} more")
+            more = len(self.errors) - MAX_REPORTED_ERRORS
+            lines.append(f"… ほか {more} 件 / {more} more")
         return "\n".join(lines)
 
 
@@ -178,7 +179,8 @@ class ImportReport:
 def _describe(entry: ReportEntry) -> str:
     where = f"{entry.line}行目 " if entry.line is not None else ""
     column = f"{entry.column}: " if entry.column else ""
-    if entry.kind in (EntryKind.REPAIR, EntryKind.MERGED, EntryKind.NOT_MERGED) and (entry.before or entry.after):
+    paired = entry.kind in (EntryKind.REPAIR, EntryKind.MERGED, EntryKind.NOT_MERGED)
+    if paired and (entry.before or entry.after):
         change = f"{entry.before!r} → {entry.after!r} "
     else:
         change = f"{entry.before} " if entry.before else ""
@@ -191,7 +193,9 @@ def _grouped_repairs(entries: Iterable[ReportEntry]) -> list[str]:
         groups.setdefault((e.column, e.before, e.after, e.message), []).append(e.line)
     out = []
     for (column, before, after, message), lines in groups.items():
-        shown = ", ".join(str(n) for n in lines[:MAX_LINES_SHOWN]) + (", …" if len(lines) > MAX_LINES_SHOWN else "")
+        shown = ", ".join(str(n) for n in lines[:MAX_LINES_SHOWN])
+        if len(lines) > MAX_LINES_SHOWN:
+            shown += ", …"
         where = f"{shown} 行目" if len(lines) == 1 else f"{len(lines)} 件 / rows: {shown} 行目"
         out.append(f"  {column}: {before!r} → {after!r} {message} ({where})")
     return out

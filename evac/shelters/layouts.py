@@ -200,8 +200,8 @@ def _folded(spellings: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ..
 _FOLDED = {layout.key: _folded(layout.fields) for layout in LAYOUTS}
 
 
-def _locate(layout: Layout, folded_header: Sequence[str], raw_header: Sequence[str]) -> tuple[dict[str, int],
-                                                                                               dict[str, str]]:
+def _locate(layout: Layout, folded_header: Sequence[str],
+            raw_header: Sequence[str]) -> tuple[dict[str, int], dict[str, str]]:
     index = {}
     for i, name in enumerate(folded_header):
         index.setdefault(name, i)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import enum
 import hashlib
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, UniqueConstraint, text
@@ -47,7 +46,8 @@ def ordered_designations(designations: Any) -> list[str]:
     return [k.value for k in DESIGNATION_ORDER if k.value in given]
 
 
-def listing_digest(designations: list[str], hazards: list[str], fields: dict[str, Any], site_key: str | None) -> str:
+def listing_digest(designations: list[str], hazards: list[str], fields: dict[str, Any],
+                   site_key: str | None) -> str:
     """The digest of a list row as imported (order-independent in `fields`).
 
     repr, not JSON: the values are str, float, int, None and lists of str, whose repr is exact

@@ -202,7 +202,7 @@ def _unrecognised(name: str, found: Sequence[str], encoding: str) -> ImportRefus
 
 
 def _find_header(records: Iterator[tuple[int, list[str]]]) -> tuple[Header | None, list[str], list[int]]:
-    """The first recognisable header within HEADER_SEARCH_ROWS rows; also the first row and the lines skipped."""
+    """The first recognisable header within HEADER_SEARCH_ROWS rows, the first row, and the lines skipped."""
     first: list[str] | None = None
     skipped: list[int] = []
     for count, (line, cells) in enumerate(records, start=1):
@@ -302,7 +302,8 @@ def _read_geojson(decoded: csvfile.DecodedText, name: str, skip_invalid: bool) -
                 yield number, cells
                 continue
             # GeoJSON is [longitude, latitude]; the geometry wins over any 緯度/経度 property.
-            cells[position["経度"]], cells[position["緯度"]] = _as_text(coordinates[0]), _as_text(coordinates[1])
+            cells[position["経度"]] = _as_text(coordinates[0])
+            cells[position["緯度"]] = _as_text(coordinates[1])
             yield number, cells
 
     stream = records()
@@ -357,7 +358,8 @@ class _Row:
         self.errors.append(RowError(self.line, self.column(canonical), self.prefix + message))
 
     def repaired(self, canonical: str, before: str, after: str, why: str) -> None:
-        self.repairs.append(ReportEntry(EntryKind.REPAIR, self.line, self.column(canonical), before, after, why))
+        self.repairs.append(ReportEntry(EntryKind.REPAIR, self.line, self.column(canonical), before, after,
+                                        why))
 
     def warn(self, canonical: str, message: str) -> None:
         self.warnings.append(ReportEntry(EntryKind.WARNING, self.line, self.column(canonical),
@@ -531,7 +533,8 @@ def _gsi_row(row: _Row, dataset: Dataset) -> ListingRow | None:
     fields: dict[str, Any] = {"name": name, "address": address, "lat": lat, "lon": lon,
                               "municipality_code": municipality or None, "note": note}
     if row.has("municipality_name"):
-        fields["municipality_name"] = row.text("municipality_name", max_length=MAX_LENGTHS["municipality_name"])
+        fields["municipality_name"] = row.text("municipality_name",
+                                               max_length=MAX_LENGTHS["municipality_name"])
         if row.errors:
             return None
     return ListingRow(row.line, local_id, municipality, local_id, designations, hazards, fields,
@@ -602,8 +605,8 @@ def _validate(table: _Table, header: Header, skipped: list[int], name: str, skip
               geojson: bool, problems: dict[int, str] | None = None) -> ParsedFile:
     """Read every record after the header, collecting all problems; refuse the file if there are any."""
     layout = header.layout
-    parsed = ParsedFile(name, describe(header, table.container), table.encoding, layout.source, layout.dataset,
-                        geojson)
+    parsed = ParsedFile(name, describe(header, table.container), table.encoding, layout.source,
+                        layout.dataset, geojson)
     for notice in table.notices:
         parsed.entries.append(ReportEntry(EntryKind.NOTICE, None, message=notice))
     if skipped:
@@ -715,7 +718,8 @@ def _finish(parsed: ParsedFile, errors: list[RowError], seen_rows: int, skip_inv
                                  where=grouped_lines(outside, parsed.where)))
     if no_municipality:
         parsed.warnings.append(_("%(count)d 件の共通ID から市町村コードを読み取れません (%(where)s)",
-                                 count=len(no_municipality), where=grouped_lines(no_municipality, parsed.where)))
+                                 count=len(no_municipality),
+                                 where=grouped_lines(no_municipality, parsed.where)))
 
 
 __all__ = ["HAZARD_FIELDS", "ListingRow", "ParsedFile", "read_shelter_file", "shelter_code"]

@@ -10,7 +10,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-
 from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlalchemy import select

@@ -180,7 +180,7 @@ def _merge_twins(bind):
         stay_side, emergency = candidates[key]
         (emergency if s["kind"] == "emergency" else stay_side).append(dict(s))
     merged = 0
-    for key, (stay_side, emergency) in sorted(candidates.items()):
+    for _key, (stay_side, emergency) in sorted(candidates.items()):
         if not stay_side or not emergency:
             continue
         if len(stay_side) != 1 or len(emergency) != 1:
