@@ -26,6 +26,7 @@ from evac.common.errors import ValidationFailed
 
 MAX_REPORTED_ERRORS = 50
 MAX_LINES_SHOWN = 10
+REPORT_COLUMNS = ("種別 kind", "行 line", "列 column", "修正前 before", "修正後 after", "内容 message")
 
 
 def N_(message: str) -> str:
@@ -77,6 +78,14 @@ class ImportRefused(ValidationFailed):
             more = len(self.errors) - MAX_REPORTED_ERRORS
             lines.append(f"… ほか {more} 件 / {more} more")
         return "\n".join(lines)
+
+    def write_csv(self, handle: IO[str]) -> None:
+        """Every error (not only the first MAX_REPORTED_ERRORS) in the layout of the report CSV."""
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(REPORT_COLUMNS)
+        writer.writerow(["refusal", "", "", "", "", spreadsheet_safe(self.message)])
+        for e in self.errors:
+            writer.writerow(["error", e.line, spreadsheet_safe(e.field), "", "", spreadsheet_safe(e.message)])
 
 
 class EntryKind(enum.StrEnum):
@@ -169,7 +178,7 @@ class ImportReport:
         chooses the encoding (the CLI writes UTF-8 with BOM, which Excel opens as UTF-8).
         """
         writer = csv.writer(handle, lineterminator="\r\n")
-        writer.writerow(["種別 kind", "行 line", "列 column", "修正前 before", "修正後 after", "内容 message"])
+        writer.writerow(REPORT_COLUMNS)
         writer.writerow(["summary", "", "", "", "", spreadsheet_safe(self.summary())])
         for e in self.entries:
             writer.writerow([e.kind.value, "" if e.line is None else e.line,

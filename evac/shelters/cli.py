@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from evac.cli import fail
-from evac.common.importing import ImportRefused
+from evac.common.importing import ImportRefused, ImportReport
 from evac.shelters.importers import import_shelters_file
 
 
@@ -17,8 +17,8 @@ from evac.shelters.importers import import_shelters_file
 @click.option("--skip-invalid", is_flag=True,
               help="Import the good rows and list the refused ones, instead of refusing the whole file.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Also write every repair, warning, refused row, merge and missing shelter to this CSV "
-                   "(UTF-8 with BOM).")
+              help="Also write every repair, warning, refused row, merge and missing shelter (or, for a "
+                   "refused file, every error) to this CSV (UTF-8 with BOM).")
 @with_appcontext
 def import_shelters(file: Path, skip_invalid: bool, report_path: Path | None) -> None:
     """Import shelters: GSI 指定避難所 / 指定緊急避難場所 (CSV, XLSX or GeoJSON; national or
@@ -27,6 +27,8 @@ def import_shelters(file: Path, skip_invalid: bool, report_path: Path | None) ->
     try:
         report = import_shelters_file(file, skip_invalid=skip_invalid)
     except ImportRefused as exc:
+        if report_path is not None:  # every error, where the terminal shows the first fifty
+            _write(report_path, exc)
         fail(str(exc))
         return
     click.echo(report.summary())
@@ -35,6 +37,11 @@ def import_shelters(file: Path, skip_invalid: bool, report_path: Path | None) ->
     for warning in report.warnings:
         click.echo(warning, err=True)
     if report_path is not None:
-        with report_path.open("w", encoding="utf-8-sig", newline="") as handle:
-            report.write_csv(handle)
-        click.echo(f"報告 report: {report_path}", err=True)
+        _write(report_path, report)
+
+
+def _write(path: Path, outcome: ImportReport | ImportRefused) -> None:
+    # UTF-8 with BOM: Excel opens it as UTF-8 (without the BOM it guesses CP932 and garbles it).
+    with path.open("w", encoding="utf-8-sig", newline="") as handle:
+        outcome.write_csv(handle)
+    click.echo(f"報告 report: {path}", err=True)

@@ -224,3 +224,18 @@ def count_shelters() -> int:
     from evac.shelters.models import Shelter
 
     return count(Shelter)
+
+
+def test_cli_report_of_a_refused_file_holds_every_error(app: Any, runner: FlaskCliRunner, tmp_path: Path) -> None:
+    rows = table(ODS_EMERGENCY)
+    body = [list(rows[1]) for _ in range(60)]
+    for n, row in enumerate(body):
+        row[rows[0].index("ID")], row[rows[0].index("緯度")] = str(n), "343"
+    path, out = tmp_path / "ods.csv", tmp_path / "errors.csv"
+    path.write_text(csv_text([rows[0], *body]), encoding="utf-8")
+
+    result = runner.invoke(args=["import-shelters", str(path), "--report", str(out)])
+
+    assert result.exit_code == 1 and "ほか 10 件" in result.stderr
+    errors = [r for r in csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))) if r[0] == "error"]
+    assert len(errors) == 60 and errors[0][1:3] == ["2", "緯度"]
