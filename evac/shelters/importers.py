@@ -19,8 +19,9 @@ asks to skip bad rows. Then `_store` writes everything in one transaction:
 - rows of the list's municipalities that the file no longer has are reported (and marked
   `missing_since`), never deleted; an open one is flagged.
 
-Bulk statements throughout, so all of Japan (82,557 指定避難所 and 115,402 指定緊急避難場所 rows)
-imports in seconds.
+Bulk statements and chunked lookups throughout, so all of Japan (82,557 指定避難所 and 115,402
+指定緊急避難場所 rows, twins merged) imports in well under a minute on SQLite and PostgreSQL, and
+an unchanged re-import is recognised from a digest per row (bench/import_shelters.py).
 """
 
 from __future__ import annotations
@@ -189,7 +190,6 @@ class _Plan:
     parsed: ParsedFile
     joining: list[tuple[ListingRow, int]] = field(default_factory=list)  # (row, shelter id)
     creating: list[ListingRow] = field(default_factory=list)
-    codes: dict[int, str] = field(default_factory=dict)  # id(row) -> code of the new shelter
     claimed: set[int] = field(default_factory=set)  # shelters given a listing of this list now
 
     def has_list(self, shelter_id: int) -> bool:
