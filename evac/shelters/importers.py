@@ -483,6 +483,78 @@ def _new_shelter_ids(count: int) -> list[int | None]:
 
 
 def _bulk_insert(table: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: COPY on PostgreSQL, executemany on SQLite.
+
+    The values go through each column type's own bind processor (JSON, the UTC timestamps, the
+    enums), but not through SQLAlchemy's per-row execution machinery, which was half the time of
+    a national list: on PostgreSQL psycopg also sends executemany as one INSERT per row, and COPY
+    took a quarter of the time; on SQLite the driver's executemany took half.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    if _postgres():
+        _copy(table.name, columns, {c.name for c in table.c if isinstance(c.type, JSON)}, rows)
+        return
+    dialect = db.session.get_bind().dialect
+    processors = [(c, table.c[c].type.bind_processor(dialect)) for c in columns]
+    statement = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    db.session.connection().exec_driver_sql(statement, [
+        tuple(process(row[c]) if process else row[c] for c, process in processors) for row in rows])
+
+
+def _bulk_update(table: Any, rows: list[dict[str, Any]]) -> None:
+    """Update many rows by id: ORM bulk UPDATE, or on PostgreSQL COPY into a scratch table and one UPDATE.
+
+    SQLAlchemy groups the rows by key set, one executemany each; psycopg sends those as one
+    UPDATE per row, 13 s for the 57,869 shelters a national 指定緊急避難場所 list merges into.
+    Through a scratch table (dropped at commit) it is one statement per key set.
+    """
+    if not rows:
+        return
+    if not _postgres():
+        db.session.execute(update(_MODELS[table.name]), rows)
+        return
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    for n, (keys, group) in enumerate(groups.items()):
+        scratch = f"_evac_update_{table.name}_{n}"
+        columns = ", ".join(keys)
+        db.session.execute(text(f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS "
+                                f"SELECT {columns} FROM {table.name} WITH NO DATA"))
+        _copy(scratch, list(keys), {c.name for c in table.c if isinstance(c.type, JSON)}, group)
+        assignments = ", ".join(f"{k} = {scratch}.{k}" for k in keys if k != "id")
+        db.session.execute(text(f"UPDATE {table.name} SET {assignments} FROM {scratch} "
+                                f"WHERE {table.name}.id = {scratch}.id"))
+        db.session.execute(text(f"DROP TABLE {scratch}"))
+
+
+def _copy(name: str, columns: list[str], as_json: set[str], rows: list[dict[str, Any]]) -> None:
+    raw = db.session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[c], ensure_ascii=False) if c in as_json
+                            else row[c].value if isinstance(row[c], enum.Enum) else row[c] for c in columns])
+
+
+def _postgres() -> bool:
+    return bool(db.session.get_bind().dialect.name == "postgresql")
+
+
+def _new_shelter_ids(count: int) -> list[int | None]:
+    """On PostgreSQL, `count` ids taken from the shelter sequence in one query; else None each.
+
+    Knowing the ids before inserting lets the new listings be written without reading the
+    shelters back; SQLite has no sequence, and reads them back by code.
+    """
+    if not _postgres():
+        return [None] * count
+    query = text("SELECT nextval(pg_get_serial_sequence('shelter', 'id')) FROM generate_series(1, :n)")
+    return list(db.session.scalars(query, {"n": count}))
+
+
+def _bulk_insert(table: Any, rows: list[dict[str, Any]]) -> None:
     """Insert many rows: Core executemany, or on PostgreSQL COPY within the session's transaction.
 
     Core executemany on the table is the ORM bulk insert without its per-row bookkeeping
