@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 import json
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from evac.shelters.reading import ListingRow, ParsedFile, read_shelter_file
 from evac.shelters.twins import FAR_TWIN_DISTANCE_M, MAX_TWIN_DISTANCE_M, distance_m
 
 _MODELS = {Shelter.__tablename__: Shelter, ShelterListing.__tablename__: ShelterListing}
+log = logging.getLogger("evac.shelters.importers")
 
 # Kept for callers of the earlier importer.
 municipality_check_digit = repairs.check_digit
@@ -291,8 +293,8 @@ def _stored_listings(source: str, dataset: str,
     wanted = {(r.municipality_code, r.local_id) for r in rows}
     found: dict[tuple[str, str], dict[str, Any]] = {}
     for chunk in _chunks(sorted({r.local_id for r in rows})):
-        query = select(*columns).where(_among(ShelterListing.local_id, chunk), ShelterListing.source == source,
-                                       ShelterListing.dataset == dataset)
+        query = select(*columns).where(_among(ShelterListing.local_id, chunk),
+                                       ShelterListing.source == source, ShelterListing.dataset == dataset)
         for lid, sid, municipality, local_id, digest, since in db.session.execute(query):
             if (municipality, local_id) in wanted:
                 found[(municipality, local_id)] = {"id": lid, "shelter_id": sid, "digest": digest,
@@ -692,6 +694,8 @@ def _mark_missing(parsed: ParsedFile, stored: dict[tuple[str, str], dict[str, An
         if status is not ShelterStatus.CLOSED:
             message = "⚠ " + message + " " + _("開設中の避難所です。本部で確認してください")
             open_ones.append(shelter["code"])
+            log.warning("open shelter missing from an imported list", extra={
+                "shelter_id": sid, "source": parsed.source.value, "dataset": parsed.dataset.value})
         report.entries.append(ReportEntry(EntryKind.MISSING, None, _id_column(parsed), local_id, "", message))
     if open_ones:
         report.warnings.append(_("開設中の避難所 %(count)d 件がこのファイルにありません: %(codes)s",
