@@ -71,7 +71,7 @@ test-postgres: install
 
 # Re-extract the Japanese source strings and merge them into the English catalogue.
 messages: install
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k N_ --no-location --sort-output \
 		--project evac -o evac/translations/messages.pot evac
 	$(BIN)/pybabel update -i evac/translations/messages.pot -d evac/translations --no-fuzzy-matching
 

@@ -8,10 +8,36 @@ instance folder, written once by `evac db upgrade`, `evac demo` or `evac serve`
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+# PFIF record ids are "<domain>/<local id>", the domain naming the records' home repository.
+# Person Finder checks it as a host name: labels of letters, digits and hyphens that start with a
+# letter (RFC 952) — so a town code cannot be a label, as it was in "evac.seika.263664". The
+# default is under example.jp, which JPRS reserves for examples, so it can never claim someone
+# else's records; a town sets its own (Seika's would be e.g. evac.town.seika.kyoto.jp).
+DEFAULT_PFIF_DOMAIN = "seika.evac.example.jp"
+_DNS_LABEL = re.compile(r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def is_pfif_domain(value: str) -> bool:
+    """Whether `value` is a lower-case domain name PFIF validators accept as a record-id domain."""
+    labels = value.split(".")
+    return len(value) <= 253 and len(labels) >= 2 and all(_DNS_LABEL.fullmatch(label) for label in labels)
+
+
+def _pfif_domain() -> str:
+    raw = os.environ.get("EVAC_PFIF_DOMAIN") or DEFAULT_PFIF_DOMAIN
+    value = raw.strip().rstrip(".").lower()
+    if not is_pfif_domain(value):
+        raise RuntimeError(
+            f"EVAC_PFIF_DOMAIN must be a domain name whose labels start with a letter "
+            f"(e.g. evac.town.seika.kyoto.jp), got {raw!r}")
+    return value
+
 
 T = TypeVar("T")
 
@@ -84,7 +110,7 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "EVAC_TOWN_NAME": os.environ.get("EVAC_TOWN_NAME", "精華町"),
         "EVAC_TOWN_CODE": os.environ.get("EVAC_TOWN_CODE", "263664"),
         # PFIF person_record_id domain: <domain>/person.<id>; one per town that publishes records.
-        "EVAC_PFIF_DOMAIN": os.environ.get("EVAC_PFIF_DOMAIN", "evac.seika.263664"),
+        "EVAC_PFIF_DOMAIN": _pfif_domain(),
         "EVAC_SYNC_CONNECTOR": os.environ.get("EVAC_SYNC_CONNECTOR", "none"),
         "EVAC_SYNC_URL": os.environ.get("EVAC_SYNC_URL", ""),
         "EVAC_SYNC_SECRET": os.environ.get("EVAC_SYNC_SECRET", ""),

@@ -8,6 +8,14 @@ CP932 cannot hold every character a name may contain (𠮷, emoji, some 異体�
 CP932 mapping differences are folded first (〜 → ～, − → －, …), then NFKC is tried, and what is
 still left becomes 〓 (げた記号, the customary mark for a character that cannot be printed), counted
 in the log by shelter and person id. UTF-8 output holds everything as is.
+
+The files are opened in spreadsheets on the LGWAN side, so no cell may run as a formula
+(`evac.common.csvfile.spreadsheet_safe`, after the CP932 folding, which can turn a character into
+an ASCII sign): a cell starting with =, +, -, @, a tab or a carriage return is neutralised. A
+telephone number or a lone dash (+81-774-95-1900, -) gets its leading sign in full width
+(＋81-774-95-1900, －), which every spreadsheet shows as text and a reader as the same number,
+with no apostrophe showing; anything else formula-like is prefixed with an apostrophe, as in
+HQ's exports.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from evac.common.csvfile import spreadsheet_safe
 from evac.extensions import db
 from evac.hq import anpi
 from evac.incidents.models import Incident, IncidentKind
@@ -106,7 +115,7 @@ def render(shelter: Shelter, encoding: str) -> tuple[bytes, int, int]:
                 replaced += count
                 replaced_for.append(person.id)
             cells = [c for c, _n in fixed]
-        writer.writerow(cells)
+        writer.writerow([spreadsheet_safe(c) for c in cells])
     if replaced:
         log.info("characters replaced for cp932", extra={"shelter_id": shelter.id, "replaced": replaced,
                                                          "person_ids": replaced_for[:50]})

@@ -1,13 +1,23 @@
-"""Reading CSV files as town offices send them: UTF-8, UTF-8 with BOM, or CP932 (Shift_JIS)."""
+"""Reading tables as town offices send them, and writing CSV cells spreadsheets cannot run.
+
+CSV arrives as UTF-8, UTF-8 with BOM or CP932 (Shift_JIS); the same list is often published as
+an Excel workbook too, sometimes under a .csv name. `sniff` tells the containers apart from their
+first bytes, `decode` finds a text file's encoding, `xlsx_sheets` streams a workbook's sheets
+(openpyxl read-only mode: rows are parsed as they are read, not loaded whole).
+"""
 
 from __future__ import annotations
 
 import codecs
 import csv
 import io
+import re
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from pathlib import Path
+from typing import Any
 
 ENCODING_LABELS = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "cp932": "CP932 (Shift_JIS)"}
 
@@ -58,3 +68,128 @@ def rows(text: str) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     for row in reader:
         yield reader.line_num, row
+
+
+def records(text: str) -> Iterator[tuple[int, list[str]]]:
+    """CSV records with the physical line each starts on (a quoted field may span lines).
+
+    csv reports the line a record ends on; an operator looks for where it starts.
+    """
+    previous_end = 0
+    for end_line, cells in rows(text):
+        yield previous_end + 1, cells
+        previous_end = end_line
+
+
+# --- containers ------------------------------------------------------------------------------
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")  # Excel 97-2003 (.xls), old Word and the like
+
+
+class Container:
+    """What a file is, judged from its bytes (never from its name)."""
+
+    TEXT = "text"
+    XLSX = "xlsx"
+    XLS = "xls"  # Excel 97-2003: openpyxl cannot read it
+    ODS = "ods"  # OpenDocument spreadsheet (LibreOffice)
+    ZIP = "zip"  # some other archive
+
+
+def sniff(data: bytes) -> str:
+    """The container of a file: text, XLSX, XLS, ODS spreadsheet or another ZIP archive."""
+    if data.startswith(OLE2_MAGIC):
+        return Container.XLS
+    if not data.startswith(ZIP_MAGIC):
+        return Container.TEXT
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            if "xl/workbook.xml" in names:
+                return Container.XLSX
+            if "mimetype" in names and archive.read("mimetype").startswith(
+                    b"application/vnd.oasis.opendocument.spreadsheet"):
+                return Container.ODS
+    except zipfile.BadZipFile:
+        return Container.ZIP
+    return Container.ZIP
+
+
+def cell_text(value: Any) -> str:
+    """A workbook cell as the CSV export of the same sheet would have it.
+
+    Integers stay integers (92011, not 92011.0), floats keep their shortest exact form, TRUE and
+    FALSE become 1 and empty (the flag convention of the published lists), dates ISO.
+    """
+    if value is None or value is False:
+        return ""
+    if value is True:
+        return "1"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass
+class Sheet:
+    """One worksheet: its name and its rows, each with its 1-based row number."""
+
+    name: str
+    rows: Iterator[tuple[int, list[str]]]
+
+
+def open_xlsx(data: bytes) -> Any:
+    """An XLSX workbook opened read-only (openpyxl raises on a damaged one); close it after use."""
+    from openpyxl import load_workbook
+
+    return load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+
+
+def xlsx_sheets(book: Any) -> Iterator[Sheet]:
+    """The worksheets of an open workbook in tab order, each streaming its rows as text.
+
+    `reset_dimensions` because many generators write a wrong <dimension>, and openpyxl's
+    read-only mode would otherwise cut the sheet there. Trailing empty cells are dropped.
+    """
+    for sheet in book.worksheets:
+        sheet.reset_dimensions()
+
+        def sheet_rows(ws: Any = sheet) -> Iterator[tuple[int, list[str]]]:
+            for number, values in enumerate(ws.iter_rows(min_row=1, values_only=True), start=1):
+                cells = [cell_text(v) for v in values]
+                while cells and cells[-1] == "":
+                    cells.pop()
+                yield number, cells
+
+        yield Sheet(sheet.title, sheet_rows())
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+_FORMULA_LEAD = ("=", "+", "-", "@", "\t", "\r")
+# A number as a person types it: digits, signs, parentheses, dots, slashes and spaces, and at
+# least one digit. It cannot call a function or reach DDE, but a spreadsheet would still compute
+# +81-774-95-1900 (to -2788) or shorten it, so only its leading sign is made text (below).
+_NUMBER_LIKE = re.compile(r"[+\-][0-9()\-+./ ]*")
+_FULL_WIDTH_SIGN = {"+": "\uff0b", "-": "\uff0d"}  # ＋ and －, both in CP932
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text and never runs as a formula.
+
+    Cells starting with = + - @, a tab or a carriage return are formula triggers (OWASP's CSV
+    injection list). A telephone number or a lone dash (+81-774-95-1900, -, -5) gets its
+    leading sign in full width (＋81-774-95-1900, －): text to every spreadsheet, readable as
+    the same number to a person, in CP932 for the LGWAN transfer, and without the apostrophe
+    that the usual fix leaves visible in a CSV. Anything else formula-like (=HYPERLINK(…),
+    @SUM(…), +cmd|…) is prefixed with an apostrophe as in the HQ exports: it is no data anyone
+    wants to keep as typed.
+    """
+    if not value or not value.startswith(_FORMULA_LEAD):
+        return value
+    if _NUMBER_LIKE.fullmatch(value):
+        return _FULL_WIDTH_SIGN[value[0]] + value[1:]
+    return "'" + value

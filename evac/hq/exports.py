@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -30,10 +31,12 @@ from evac.common.vocab import SEX_LABELS, STATUS_LABELS, TOKYO, Sex, StayStatus,
 from evac.extensions import db
 from evac.hq import anpi
 from evac.people.models import Household, Person
+from evac.settings import DEFAULT_PFIF_DOMAIN, is_pfif_domain
 from evac.shelters import service as shelters
 from evac.shelters.models import Shelter
 from evac.stays.models import Stay
 
+log = logging.getLogger("evac.hq.exports")
 CHUNK = 2000
 PFIF_NS = "http://zesty.ca/pfif/1.4"
 PFIF_EXPIRY_DAYS = 90
@@ -204,8 +207,14 @@ def pfif_xml(*, domain: str, author: str, source_name: str, source_url: str,
     One person record each (names, kana as alternate name, sex, age — not the birth date — and
     home city; no street address, phone or needs) and one note: believed alive, last known
     location the shelter (or 在宅 / 車中泊 with the shelter they registered at).
-    `person_record_id` is `<domain>/person.<id>`, the note's `<domain>/note.stay.<id>`.
+    `person_record_id` is `<domain>/person.<id>`, the note's `<domain>/note.stay.<id>`. A domain
+    PFIF validators would refuse (a label starting with a digit, say) is replaced by evac's
+    default rather than exported, and a note always has its required author_name.
     """
+    if not is_pfif_domain(domain):
+        log.warning("invalid PFIF domain replaced by the default", extra={"default": DEFAULT_PFIF_DOMAIN})
+        domain = DEFAULT_PFIF_DOMAIN
+    author = author or source_name or "evac"
     count = ExportCount()
     now = now_utc().replace(microsecond=0)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -21,7 +21,7 @@ from evac.accounts.service import Principal
 from evac.audit import service as audit
 from evac.cards.models import Card, ICCard
 from evac.checkin.models import ClientRequest
-from evac.common.db import current_unit, now_utc, read_only, writing
+from evac.common.db import WRITE, current_unit, now_utc, read_only, writing
 from evac.common.errors import Conflict, NotFound, ValidationFailed
 from evac.extensions import db
 from evac.incidents.models import Incident, IncidentKind
@@ -218,7 +218,8 @@ def close_incident(account: Principal | None, *, dry_run: bool = False,
 
 def _open_incident(incident_id: int | None) -> Incident:
     stmt = select(Incident).where(Incident.is_open.is_(True))
-    if current_unit().postgres:
+    unit_ = current_unit()
+    if unit_.postgres and unit_.mode is WRITE:
         stmt = stmt.with_for_update()  # check-ins share-lock it: closing waits for them
     incident = db.session.scalar(stmt)
     if incident is None or (incident_id is not None and incident.id != incident_id):

@@ -139,12 +139,14 @@ def test_emergency_rows_carry_their_hazards_in_enum_order(app: Any, gsi_dir: Pat
 
 def test_kyoto_files_keep_remarks_and_welfare_shelters(app: Any, gsi_dir: Path) -> None:
     import_shelters_file(gsi_dir / "evacuation_kyoto_26.csv")
-    import_shelters_file(gsi_dir / "emergency_kyoto_26.csv")
+    emergency = import_shelters_file(gsi_dir / "emergency_kyoto_26.csv")
 
     kinds = dict(_db.session.execute(
         sa.select(Shelter.kind, sa.func.count()).group_by(Shelter.kind)).all())
-    # 受入対象者 is filled in for the 72 指定福祉避難所 of the prefecture's 指定避難所 list.
-    assert kinds == {ShelterKind.EVACUATION: 1207, ShelterKind.WELFARE: 72, ShelterKind.EMERGENCY: 1436}
+    # 受入対象者 is filled in for the 72 指定福祉避難所 of the prefecture's 指定避難所 list; 902 of the
+    # 1,436 指定緊急避難場所 are the same sites as a 指定避難所 and became one shelter with it.
+    assert (emergency.added, emergency.merged) == (534, 902)
+    assert kinds == {ShelterKind.EVACUATION: 1207, ShelterKind.WELFARE: 72, ShelterKind.EMERGENCY: 534}
     noted = _db.session.scalars(sa.select(Shelter).where(Shelter.note.like("%山と反対側%"))).one()
     assert noted.note == "土砂災害時は山と反対側に移動"
     welfare = _db.session.scalars(sa.select(Shelter).where(Shelter.kind == ShelterKind.WELFARE)).first()
@@ -401,6 +403,7 @@ def test_ods_file_sets_capacity_kana_and_kind(app: Any, tmp_path: Path, encoding
 
     assert (report.format, report.encoding, report.added) == (
         "自治体標準オープンデータセット 指定緊急避難場所一覧 CSV", label, 2)
+    # IDs that already carry the municipality code are kept as the shelter code.
     school, park = by_code("263664-0001"), by_code("263664-0002")
     assert (school.capacity, school.kind) == (1250, ShelterKind.EVACUATION)
     assert school.hazards == ["flood", "earthquake"]
@@ -418,10 +421,11 @@ def test_ods_capacity_updates_and_an_empty_one_keeps_the_town_figure(app: Any, t
         ods_row(ID="A1", 名称="一", 想定収容人数="150"), ods_row(ID="A2", 名称="二", 想定収容人数="")])))
 
     assert (report.updated, report.unchanged) == (1, 1)
-    assert (by_code("A1").capacity, by_code("A2").capacity) == (150, 200)
+    # A town's own ID is unique within the town only: the shelter code carries the municipality.
+    assert (by_code("263664-A1").capacity, by_code("263664-A2").capacity) == (150, 200)
 
 
-@pytest.mark.parametrize("value", ["約100", "-5", "12.5", "3000000000"])
+@pytest.mark.parametrize("value", ["100〜200", "-5", "12.5", "3000000000", "300（体育館）、200（校舎）"])
 def test_ods_non_integer_capacity_is_refused(app: Any, tmp_path: Path, value: str) -> None:
     text = ods_text([ods_row(ID="A1", 名称="一"), ods_row(ID="A2", 名称="二", 想定収容人数=value)])
 
@@ -490,7 +494,7 @@ def test_json_that_is_not_a_feature_collection_is_refused(app: Any) -> None:
     with pytest.raises(ImportRefused) as info:
         import_shelters_bytes(b'{"type": "Feature"}', "x.json")
 
-    assert "GSI 指定避難所 CSV" in str(info.value)
+    assert all(fmt in str(info.value) for fmt in KNOWN_FORMATS)
 
 
 @pytest.mark.postgres

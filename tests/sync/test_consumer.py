@@ -227,15 +227,16 @@ def test_a_gap_left_by_a_transaction_in_flight_is_waited_for(app: Flask, db: Any
     runner.run_pass()
     assert fake.seqs() == first
 
+    incident_id = factories.incident().id
     slow = db.engine.connect()
     slow_tx = slow.begin()
     slow.execute(insert(OutboxEvent).values(event_id="00000000-0000-4000-8000-000000000001", type="checkin",
-                                            occurred_at=now_utc(), person_id=3, shelter_id=1,
+                                            occurred_at=now_utc(), person_id=3, shelter_id=1, incident_id=incident_id,
                                             payload={"person": {"id": 3}}))
     rolled = db.engine.connect()
     rolled_tx = rolled.begin()
     rolled.execute(insert(OutboxEvent).values(event_id="00000000-0000-4000-8000-000000000002", type="checkin",
-                                              occurred_at=now_utc(), person_id=4, shelter_id=1,
+                                              occurred_at=now_utc(), person_id=4, shelter_id=1, incident_id=incident_id,
                                               payload={"person": {"id": 4}}))
     after = _record([3, 5])  # committed first, with higher seqs
     try:

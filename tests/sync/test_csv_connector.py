@@ -10,10 +10,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from evac.accounts.models import Role
+from evac.common.csvfile import spreadsheet_safe
 from evac.common.vocab import Need, Sex
 from sync.config import SyncConfig
 from sync.csvout import COLUMNS, cp932_safe, file_name, write_atomic
@@ -129,3 +131,31 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path: Path, mon
     monkeypatch.undo()
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["roster.csv"]
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8"])
+def test_cells_cannot_run_as_formulas_and_numbers_keep_no_apostrophe(app: Flask, client: FlaskClient, db: Any,
+                                                                     tmp_path: Path, encoding: str) -> None:
+    shelter = factories.shelter(name="数式避難所")
+    headers = factories.bearer(factories.account(Role.HQ))
+    sneaky = factories.person(family_name='=HYPERLINK("http://x")', given_name="", nationality="@SUM(1)",
+                              address="+81-774-95-1900", condition_note="-")
+    assert post_checkin(client, headers, shelter_id=shelter.id, person_id=sneaky.id).status_code == 201
+
+    _pass(app, tmp_path, encoding)
+
+    (row,) = _read(tmp_path / file_name(shelter, app.config["EVAC_TOWN_CODE"]), encoding)[1:]
+    assert row[0].startswith("'=HYPERLINK") and row[5] == "'@SUM(1)"
+    assert row[4] == "＋81-774-95-1900" and row[8] == "－"  # text to a spreadsheet, no apostrophe shown
+    assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in row)
+
+
+@pytest.mark.parametrize("value,safe", [
+    ("+81-774-95-1900", "＋81-774-95-1900"), ("-", "－"), ("-5", "－5"), ("0774-95-1900", "0774-95-1900"),
+    ("=1+1", "'=1+1"), ("@SUM(A1)", "'@SUM(A1)"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"), ("\t=1", "'\t=1"), ("\r=1", "'\r=1"),
+    ("精華町", "精華町"), ("", ""),
+])
+def test_spreadsheet_safe_cells(value: str, safe: str) -> None:
+    assert spreadsheet_safe(value) == safe
+    spreadsheet_safe(value).encode("cp932")  # what is written stays writable to the LGWAN file

@@ -1,7 +1,7 @@
 """incidents: every stay, outbox event, batch, trend row, desk answer and audit entry belongs to one
 
 Revision ID: b7d2e9f1c4a8
-Revises: a3e1c0d7f2b4
+Revises: 5e1d7c2a9b40
 Create Date: 2026-12-02 03:00:00
 
 Existing data becomes one disaster incident, 「移行前の記録」, open if a shelter is open or
@@ -12,18 +12,20 @@ import sqlalchemy as sa
 
 
 revision = 'b7d2e9f1c4a8'
-down_revision = 'a3e1c0d7f2b4'
+down_revision = '5e1d7c2a9b40'
 branch_labels = None
 depends_on = None
 
 NAME = "移行前の記録"
+# evac's ids: BIGINT on PostgreSQL, SQLite's INTEGER rowid (as evac.common.db.BigId).
+ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 AUTOINCREMENT = ('outbox_event', 'person', 'household', 'stay')
 
 
 def upgrade():
     op.create_table(
         'incident',
-        sa.Column('id', sa.Integer(), nullable=False),
+        sa.Column('id', ID, nullable=False),
         sa.Column('name', sa.String(length=100), nullable=False),
         sa.Column('kind', sa.Enum('disaster', 'drill', name='incident_kind', native_enum=False,
                                   create_constraint=True, length=8), nullable=False),
@@ -31,8 +33,8 @@ def upgrade():
         sa.Column('public', sa.Boolean(), nullable=False),
         sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
-        sa.Column('opened_by', sa.Integer(), nullable=True),
-        sa.Column('closed_by', sa.Integer(), nullable=True),
+        sa.Column('opened_by', ID, nullable=True),
+        sa.Column('closed_by', ID, nullable=True),
         sa.Column('purged_at', sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint('is_open = (ended_at IS NULL)', name=op.f('ck_incident_open_matches_end')),
         sa.ForeignKeyConstraint(['opened_by'], ['staff_account.id'], name=op.f('fk_incident_opened_by_staff_account')),
@@ -67,12 +69,12 @@ def upgrade():
 
     def add(table, nullable, *, index=None):
         with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('incident_id', sa.Integer(), nullable=True))
+            batch_op.add_column(sa.Column('incident_id', ID, nullable=True))
         if incident_id is not None:
             bind.execute(sa.text(f"UPDATE {table} SET incident_id = :i"), {"i": incident_id})
         with op.batch_alter_table(table, schema=None) as batch_op:
             if not nullable:
-                batch_op.alter_column('incident_id', existing_type=sa.Integer(), nullable=False)
+                batch_op.alter_column('incident_id', existing_type=ID, nullable=False)
             batch_op.create_foreign_key(op.f(f'fk_{table}_incident_id_incident'), 'incident', ['incident_id'], ['id'],
                                         ondelete='CASCADE' if table == 'hq_occupancy_hour' else None)
             if index:
@@ -86,10 +88,10 @@ def upgrade():
     add('audit_event', True)
     add('client_request', True)
     with op.batch_alter_table('person', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('incident_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('incident_id', ID, nullable=True))
         batch_op.create_foreign_key(op.f('fk_person_incident_id_incident'), 'incident', ['incident_id'], ['id'])
     with op.batch_alter_table('ic_card', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('incident_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('incident_id', ID, nullable=True))
         batch_op.create_foreign_key(op.f('fk_ic_card_incident_id_incident'), 'incident', ['incident_id'], ['id'])
     # The trend is kept per incident: the hour rows get the incident in their key.
     add('hq_occupancy_hour', False)
