@@ -117,7 +117,7 @@ class Serve:
         env = {**os.environ, "EVAC_DATABASE_URL": url, "EVAC_CARD_KEY": CARD_KEY, "EVAC_SECRET_KEY": "bench",
                "EVAC_INSTANCE_PATH": str(instance), "EVAC_LOG_LEVEL": "ERROR", "EVAC_SQLITE_WRITE_MODE": mode,
                "PYTHONPATH": str(ROOT)}
-        self.log = open(instance / f"serve-{mode}.log", "w")
+        self.log = open(instance / f"serve-{mode}.log", "w")  # kept open while the server runs
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "evac", "serve", "--port", str(self.port), "--workers", str(workers),
              "--threads", "4"], env=env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -73,6 +73,9 @@ def register_extensions(app: Flask) -> None:
     api.spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer",
         "description": "an API token (`evac users token NAME`)"})
+    api.spec.components.security_scheme("readerToken", {
+        "type": "http", "scheme": "bearer",
+        "description": "a card reader's token (`evr_…`, from `evac-reader pair`): POST /api/v1/readers/reads only"})
     api.spec.components.security_scheme("sessionCookie", {
         "type": "apiKey", "in": "cookie", "name": "session",
         "description": "the pages' login session; writes must also send the X-CSRFToken header"})
@@ -88,6 +91,7 @@ def register_blueprints(app: Flask) -> None:
     from evac.hq.views import blp as hq_api_blp
     from evac.hq.views import bp as hq_bp
     from evac.outbox.views import blp as sync_blp
+    from evac.readers.views import blp as readers_blp
     from evac.shelters.views import blp as shelters_blp
     from evac.web.metrics import bp as metrics_bp
     from evac.web.metrics import install as install_metrics
@@ -99,7 +103,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(accounts_bp)
     app.register_blueprint(desk_bp)
     app.register_blueprint(hq_bp)
-    for blp in (shelters_blp, desk_api_blp, sync_blp, hq_api_blp):
+    for blp in (shelters_blp, desk_api_blp, readers_blp, sync_blp, hq_api_blp):
         csrf.exempt(blp)  # checked in require_api_login for cookie-authenticated writes only
         api.register_blueprint(blp)
 
@@ -114,10 +118,16 @@ def register_errorhandlers(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     """A request id for each request, echoed in the response and carried by the logs."""
 
+    from evac.accounts.auth import refuse_reader_tokens
+
     @app.before_request
     def _request_id() -> None:
         incoming = request.headers.get("X-Request-Id", "")
         g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+
+    # First of all (before CSRF, rate limits and every blueprint's hooks): a reader token is
+    # refused the same way wherever it is used.
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_reader_tokens)
 
     @app.after_request
     def _headers(response: Any) -> ResponseReturnValue:

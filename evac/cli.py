@@ -70,6 +70,7 @@ def register(app: Flask) -> None:
     from evac.demo.cli import demo
     from evac.hq.cli import hq, incident
     from evac.people.cli import import_residents
+    from evac.readers.cli import readers
     from evac.retention.cli import backup, purge, restore
     from evac.shelters.cli import import_shelters
     from evac.web.cli import health, serve
@@ -79,5 +80,5 @@ def register(app: Flask) -> None:
         group.add_command(command, name)
     app.cli = group
     for command in (users, audit_group, cards, demo, hq, incident, import_residents, import_shelters, serve, health, backup,
-                    print_group, purge, restore):
+                    print_group, purge, restore, readers):
         app.cli.add_command(command)

@@ -144,6 +144,10 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": os.environ.get("EVAC_RATELIMIT_STORAGE_URL", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "EVAC_LOGIN_RATE_LIMIT": os.environ.get("EVAC_LOGIN_RATE_LIMIT", "10 per minute"),
+        # Wrong pairing codes per client address (a reader that pairs at once is never counted),
+        # and pairing codes a desk screen may ask for.
+        "EVAC_READER_PAIR_RATE_LIMIT": os.environ.get("EVAC_READER_PAIR_RATE_LIMIT", "10 per minute"),
+        "EVAC_READER_CODE_RATE_LIMIT": os.environ.get("EVAC_READER_CODE_RATE_LIMIT", "10 per minute"),
         "BABEL_DEFAULT_LOCALE": "ja",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Tokyo",
         "API_TITLE": "evac API",

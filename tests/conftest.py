@@ -32,6 +32,9 @@ from tests.contract import Contract
 PG_URL = os.environ.get("EVAC_TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("EVAC_REQUIRE_POSTGRES") == "1"
 REQUIRE_BROWSER = os.environ.get("EVAC_REQUIRE_BROWSER") == "1"
+# Playwright's own browser download cannot work on this network: the tests use the system
+# Chromium (`/usr/bin/chromium`, or `EVAC_CHROMIUM`), and skip with the reason without it.
+CHROMIUM = os.environ.get("EVAC_CHROMIUM", "/usr/bin/chromium")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 HERE = Path(__file__).resolve().parent
 
@@ -226,3 +229,35 @@ def gsi_dir() -> Path:
     if not GSI_DIR.is_dir():
         pytest.skip(f"GSI data not found at {GSI_DIR}")
     return GSI_DIR
+
+
+def _unavailable() -> str | None:
+    if not Path(CHROMIUM).exists():
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the session."""
+    problem = _unavailable()
+    if problem:
+        if REQUIRE_BROWSER:
+            pytest.fail(problem + " and EVAC_REQUIRE_BROWSER=1")
+        pytest.skip(problem)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            # The machine has no network beyond loopback: keep Chromium from calling home.
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        yield browser
+        browser.close()

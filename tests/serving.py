@@ -66,10 +66,23 @@ def serve_env(app: Flask, instance: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def start_server(app: Flask, instance: Path, *, workers: int = 2, threads: int = 4, **extra: str) -> Server:
+def free_port_in(first: int, last: int) -> int:
+    """A TCP port in [first, last] nothing listens on right now (for tests given a range of their own)."""
+    for port in range(first, last + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {first}–{last}")
+
+
+def start_server(app: Flask, instance: Path, *, workers: int = 2, threads: int = 4, port: int | None = None,
+                 **extra: str) -> Server:
     """Start `evac serve` in its own process group and wait until /healthz answers."""
     instance.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     log_path = instance / f"serve-{port}.log"
     env = serve_env(app, instance, **extra)
     log = open(log_path, "w", encoding="utf-8")

@@ -28,6 +28,7 @@ LAYERS: list[set[str]] = [
     {"people"},
     {"cards"},
     {"checkin"},
+    {"readers"},
     {"hq"},
     {"retention"},
     {"desk"},
@@ -104,6 +105,6 @@ def test_the_check_finds_upward_and_lazy_imports(tmp_path: Path) -> None:
     (tmp_path / "evac" / "web").mkdir()
     (tmp_path / "evac" / "web" / "worse.py").write_text("import sync.runner\n", encoding="utf-8")
     assert upward_imports(tmp_path) == [
-        "evac/stays/bad.py:4 imports evac.hq (layer 10 above 5)",
+        "evac/stays/bad.py:4 imports evac.hq (layer 11 above 5)",
         "evac/web/worse.py:1 imports sync.runner (evac never imports it)",
     ]

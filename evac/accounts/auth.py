@@ -1,23 +1,82 @@
-"""Who is calling: session cookie for pages, bearer token for the API; role and shelter checks."""
+"""Who is calling: session cookie for pages, bearer token for the API; role and shelter checks.
+
+Every endpoint says which credentials it takes (`Credentials`, set on its view with
+`takes_credentials`): an account's session or API token (the default), a card reader's token
+(checked by that view itself), or none at all (the credential is in the body, as a pairing
+code). A card reader's token is refused by every endpoint that does not take it, before anything
+else runs: it can deliver card reads and do nothing else.
+"""
 
 from __future__ import annotations
 
+import enum
 import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Request, g, request
+from flask import Request, current_app, g, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
 from evac.accounts import service
 from evac.accounts.models import Role
-from evac.accounts.service import Principal
+from evac.accounts.service import READER_TOKEN_PREFIX, Principal
 from evac.common.errors import Forbidden, Unauthenticated
 from evac.extensions import csrf, login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
+V = TypeVar("V")
+
+
+class Credentials(enum.StrEnum):
+    """What an endpoint authenticates its callers with."""
+
+    ACCOUNT = "account"  # a staff account: session cookie (pages) or API token
+    READER = "reader"  # a paired card reader's token, checked by the view
+    NONE = "none"  # nothing: the request body holds its own credential (a pairing code)
+
+
+class ReaderTokenRefused(Forbidden):
+    """A card reader's token used anywhere but to deliver card reads."""
+
+    code = "reader_token_refused"
+
+
+class ReaderTokenRequired(Unauthenticated):
+    """An endpoint for card readers called without a reader's token."""
+
+    code = "reader_token_required"
+
+
+def takes_credentials(kind: Credentials) -> Callable[[V], V]:
+    """Mark a view (a function or a MethodView class) as taking `kind` instead of an account."""
+
+    def mark(view: V) -> V:
+        view.evac_credentials = kind  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def endpoint_credentials() -> Credentials:
+    """The credentials the endpoint of this request takes (an account's, unless its view says else)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    marked = getattr(getattr(view, "view_class", None), "evac_credentials", None) or getattr(
+        view, "evac_credentials", None)
+    return Credentials(marked) if marked else Credentials.ACCOUNT
+
+
+def bearer_token() -> str:
+    """The bearer token of this request's Authorization header, or ""."""
+    scheme, _sep, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+def refuse_reader_tokens() -> None:
+    """`before_request` hook of the whole app: a reader token is good for one endpoint only (403 elsewhere)."""
+    if bearer_token().startswith(READER_TOKEN_PREFIX) and endpoint_credentials() is not Credentials.READER:
+        raise ReaderTokenRefused(_("カードリーダーのトークンでは、読み取りの送信しかできません"))
 
 
 @login_manager.user_loader
@@ -75,6 +134,11 @@ def require_api_login() -> None:
     """
     if request.endpoint and request.endpoint.startswith("api-docs."):
         return
+    kind = endpoint_credentials()
+    if kind is Credentials.READER and not bearer_token().startswith(READER_TOKEN_PREFIX):
+        raise ReaderTokenRequired(_("カードリーダーのトークンが必要です"))
+    if kind is not Credentials.ACCOUNT:
+        return  # the view checks its own credentials, and no cookie is used: nothing to forge
     current_account()
     if request.method not in ("GET", "HEAD", "OPTIONS") and g.get("evac_auth") != "bearer":
         csrf.protect()

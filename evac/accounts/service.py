@@ -31,6 +31,9 @@ from evac.common.errors import Conflict, NotFound, ValidationFailed
 from evac.extensions import db
 
 TOKEN_PREFIX = "evac_"
+# A card reader's token (evac.readers) is not an account's: it is never a principal, and every
+# endpoint but the one that takes card reads refuses it (`evac.accounts.auth`).
+READER_TOKEN_PREFIX = "evr_"
 MIN_PASSWORD_LENGTH = 8
 CACHE_SIZE = 10_000
 
@@ -317,6 +320,8 @@ def principal_by_id(account_id: int) -> Principal | None:
 @read_only
 def principal_for_token(token: str) -> Principal | None:
     """The active account a bearer token belongs to, or None if it is unknown, revoked or disabled."""
+    if token.startswith(READER_TOKEN_PREFIX):
+        return None  # a card reader's token never stands for an account
     cache = _cache()
     cache.at(_epoch())
     token_hash = hash_token(token)

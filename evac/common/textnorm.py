@@ -52,8 +52,10 @@ def split_name(full: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], "")
 
 
-# A 個人番号 is 12 digits; people and card readers write it with or without separators.
-_INDIVIDUAL_NUMBER = re.compile(r"(?<![0-9])[0-9]{4}[\s\-]?[0-9]{4}[\s\-]?[0-9]{4}(?![0-9])")
+# A 個人番号 is 12 digits; people and card readers write it with or without separators: a space,
+# a hyphen or any dash NFKC leaves alone (the minus sign, the IME's long-vowel mark ー, …).
+_SEP = r"[\s\-\u2010-\u2015\u2212\u30fc\uff70]"
+_INDIVIDUAL_NUMBER = re.compile(rf"(?<![0-9])[0-9]{{4}}{_SEP}?[0-9]{{4}}{_SEP}?[0-9]{{4}}(?![0-9])")
 
 
 def looks_like_individual_number(text: str) -> bool:

@@ -69,6 +69,20 @@ def _messages() -> dict[str, str]:
         "needs.pregnant": _("妊産婦"), "needs.language": _("外国人・言語支援"), "needs.allergy": _("アレルギー"),
         "needs.medical": _("医療機器・慢性疾患"), "needs.care": _("要介護"), "needs.injury": _("病気・けが"),
         "pets": _("ペット %(n)s"),
+        "card_not_registered": _("このマイナンバーカードの人は登録がありません。フリガナなどを入力して登録してください"),
+        "search_results": _("検索結果 %(n)s 件"),
+        "elsewhere_short": _("他の避難所"),
+        "link_with_ic": _("このICカードで受付"),
+        "reader_none": _("カードリーダー: 未接続"),
+        "reader_connected": _("カードリーダー接続中（%(n)s 台）"),
+        "reader_paired": _("カードリーダー「%(name)s」を接続しました"),
+        "reader_last_read": _("最終読み取り %(time)s"),
+        "reader_never": _("読み取りなし"),
+        "reader_revoke": _("接続を解除"),
+        "reader_confirm_revoke": _("カードリーダー「%(name)s」の接続を解除します。よろしいですか"),
+        "reader_revoked": _("カードリーダーの接続を解除しました"),
+        "reader_code_until": _("%(time)s まで有効"),
+        "desk_label_prefix": _("受付"),
     }
 
 

@@ -33,13 +33,13 @@ from evac.hq.schemas import (
     TrendArgs,
     TrendOut,
 )
+from evac.settings import DEFAULT_PFIF_DOMAIN
 
 blp = api_blueprint("hq-api", __name__, "/api/v1", "本部 / Headquarters")
 bp = Blueprint("hq", __name__, url_prefix="/hq")
 
 HQ_ROLES = (Role.ADMIN, Role.HQ)
 DEFAULT_REFRESH_SECONDS = 15
-DEFAULT_PFIF_DOMAIN = "evac.seika.263664"
 
 
 @blp.route("/occupancy")
@@ -281,6 +281,11 @@ def _messages() -> dict[str, str]:
         "household_short": _("世帯"),
         "at_home": _("在宅"), "in_car": _("車中泊"), "pets": _("ペット"),
         "last_change": _("最終変更: %(when)s"),
+        "readers_none": _("ペアリングされたカードリーダーはありません"),
+        "reader_never": _("読み取りなし"),
+        "reader_revoke": _("接続を解除"),
+        "reader_confirm_revoke": _("%(shelter)s のカードリーダー「%(name)s」の接続を解除します。よろしいですか"),
+        "reader_revoked": _("カードリーダー「%(name)s」の接続を解除しました"),
     }
 
 

@@ -31,10 +31,12 @@ from evac.stays.models import Stay
 
 __all__ = ["NEED_KEYS", "need_keys", "needs_mask"]
 
+# Card readers hand over the code the card stores: ISO 5218 (0 not known, 1 male, 2 female, 9 not
+# applicable), which the My Number card uses; some bridges write 3 for "other".
 SEX_WORDS = {
     "male": Sex.MALE, "female": Sex.FEMALE, "other": Sex.OTHER, "男": Sex.MALE, "女": Sex.FEMALE,
-    "男性": Sex.MALE, "女性": Sex.FEMALE, "1": Sex.MALE, "2": Sex.FEMALE, "3": Sex.OTHER, "9": Sex.OTHER,
-    "回答しない": Sex.OTHER, "その他": Sex.OTHER,
+    "男性": Sex.MALE, "女性": Sex.FEMALE, "0": Sex.OTHER, "1": Sex.MALE, "2": Sex.FEMALE, "3": Sex.OTHER,
+    "9": Sex.OTHER, "回答しない": Sex.OTHER, "その他": Sex.OTHER,
 }
 _ADDRESS_NUMBERS = [
     (re.compile(r"(\d+)丁目"), r"\1-"), (re.compile(r"(\d+)番地?"), r"\1-"), (re.compile(r"(\d+)号"), r"\1-"),

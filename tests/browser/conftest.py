@@ -1,13 +1,12 @@
-"""A live server and Debian's headless Chromium driven by Playwright.
+"""A live server, pages and screenshots for the browser tests.
 
-Playwright's own browser download cannot work on this network, so the tests use the system
-Chromium (`/usr/bin/chromium`, or `EVAC_CHROMIUM`). Without it the tests are skipped with the
-reason, unless `EVAC_REQUIRE_BROWSER=1` (set by CI) makes that a failure.
+The `browser` fixture itself (Debian's headless Chromium through Playwright) is in the root
+conftest: one Playwright per test run, shared with the card-reader end-to-end tests, since a
+second sync Playwright cannot start inside the first one's event loop.
 """
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,41 +16,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-CHROMIUM = os.environ.get("EVAC_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-REQUIRE = os.environ.get("EVAC_REQUIRE_BROWSER") == "1"
-
-
-def _unavailable() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "the playwright package is not installed"
-    return None
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """One headless Chromium for the session."""
-    problem = _unavailable()
-    if problem:
-        if REQUIRE:
-            pytest.fail(problem + " and EVAC_REQUIRE_BROWSER=1")
-        pytest.skip(problem)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            # The machine has no network beyond loopback: keep Chromium from calling home.
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-        )
-        yield browser
-        browser.close()
 
 
 class LiveServer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -57,3 +58,22 @@ def test_known_examples() -> None:
     assert name_key("ＹＡＭＡＤＡ　Ｔａｒｏ") == "YAMADATaro"
     assert split_name("山田　太郎") == ("山田", "太郎") and split_name("マリア") == ("マリア", "")
     assert not is_kana("山田") and not is_kana("")
+
+
+@pytest.mark.parametrize("text", [
+    "123456789012", "1234 5678 9012", "1234-5678-9012", "１２３４５６７８９０１２", "１２３４－５６７８－９０１２",
+    "1234−5678−9012", "1234ー5678ー9012", "1234–5678–9012", "番号は1234　5678　9012です",
+])
+def test_individual_numbers_are_seen_however_they_are_separated(text: str) -> None:
+    from evac.common.textnorm import looks_like_individual_number
+
+    assert looks_like_individual_number(text)
+
+
+@pytest.mark.parametrize("text", [
+    "0774-95-1234", "090-1234-5678", "京都府相楽郡精華町光台７丁目４３番地", "1234567890123", "12345678901", "19800102",
+])
+def test_other_numbers_are_not_taken_for_one(text: str) -> None:
+    from evac.common.textnorm import looks_like_individual_number
+
+    assert not looks_like_individual_number(text)

@@ -107,3 +107,9 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(db) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+
+
+def test_the_evac_command_has_db_upgrade(runner) -> None:
+    """`evac db upgrade` (Flask-Migrate's group) survives the CLI's own group: the README's first step."""
+    result = runner.invoke(args=["db", "upgrade"])
+    assert result.exit_code == 0, result.output

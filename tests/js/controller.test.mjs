@@ -13,7 +13,7 @@ const PAYLOAD = "EV1:AAAAAAQAAAAAOOAD3ZBQN6TILE";
 const t = translator({
   queued: "保留 %(n)s", checked_in: "%(n)s 名を受付しました", already_here: "受付済み", network_error: "つながりません",
   sent_pending: "送信 %(n)s", select_members: "選んでください", link_ic: "ICを登録", done: "完了",
-  individual_number: "個人番号は受け付けません",
+  individual_number: "個人番号は受け付けません", card_not_registered: "登録なし",
 });
 const household = {
   person: {id: 1, family_name: "精華", given_name: "太郎"},
@@ -38,7 +38,8 @@ function fakeApi(script) {
 }
 
 function fakeView() {
-  const log = {flashes: [], pending: [], households: [], tabs: [], candidates: [], counts: [], resets: 0};
+  const log = {flashes: [], pending: [], households: [], tabs: [], candidates: [], counts: [], resets: 0,
+    walkIns: [], people: [], linking: []};
   return {
     log,
     flash: (message, kind) => log.flashes.push([kind, message]),
@@ -51,8 +52,12 @@ function fakeView() {
     hideCandidates: () => {},
     showCandidates: (candidates, body) => log.candidates.push({candidates, body}),
     rosterShown: () => false,
-    rosterQuery: () => new FormData(),
+    rosterQuery() { return this.query; },
     renderRoster: () => {},
+    renderPeople: (data) => log.people.push(data),
+    showLinking: (on) => log.linking.push(on),
+    showWalkIn: (values) => log.walkIns.push(values),
+    query: new FormData(),
   };
 }
 
@@ -176,6 +181,72 @@ describe("a scan", () => {
     await desk.linkIc(42);
     assert.deepEqual(calls.at(-1).body, {shelter_id: SHELTER, client_id: "client-1", ic_uid: "0A0B", person_id: 42});
     assert.equal(desk.state.pendingIc, null);
+  });
+});
+
+describe("a My Number card read", () => {
+  const line = (sex = "2") => JSON.stringify({type: "mynumber", card: {
+    name: "精華　花子", address: "京都府相楽郡精華町光台７丁目４３番地", birth_date: "19800102", sex}});
+  const found = (data) => () => makeAnswer(200, data, null);
+
+  it("with one match shows the household", async () => {
+    const {desk, view, calls} = setup({"/api/v1/lookups": [lookedUp]});
+    await desk.handleScan(line());
+    assert.equal(calls[0].body.card.name, "精華　花子");
+    assert.equal(view.log.households.length, 1);
+    assert.deepEqual(view.log.households[0].identify, {card: JSON.parse(line()).card});
+  });
+
+  it("with several matches lists the candidates", async () => {
+    const twins = [{id: 1}, {id: 2}];
+    const {desk, view} = setup({"/api/v1/lookups": [found({person: null, household: null, candidates: twins})]});
+    await desk.handleScan(line());
+    assert.deepEqual(view.log.candidates[0].candidates, twins);
+    assert.equal(view.log.walkIns.length, 0);
+  });
+
+  for (const [sex, expected] of [["2", "female"], ["1", "male"], ["9", "other"]]) {
+    it(`with no match opens the walk-in form prefilled from the four items (sex ${sex})`, async () => {
+      const {desk, view} = setup({"/api/v1/lookups": [found({person: null, household: null, candidates: []})]});
+      await desk.handleScan(line(sex));
+      assert.deepEqual(view.log.walkIns, [{family_name: "精華", given_name: "花子", birth_date: "1980-01-02",
+                                           sex: expected, address: "京都府相楽郡精華町光台7丁目43番地"}]);
+      assert.deepEqual(view.log.flashes.at(-1), ["info", "登録なし"]);
+      assert.equal(view.log.candidates.length, 0);
+    });
+  }
+});
+
+describe("an IC card's first tap", () => {
+  const unlinked = () => makeAnswer(404, {error: {code: "ic_card_unlinked", message: "未登録"}}, null);
+
+  it("searches everyone staff may find, and links the card to the person chosen", async () => {
+    const people = {items: [{id: 42, family_name: "精華", given_name: "花子"}], total: 1};
+    const {desk, view, calls} = setup({"/api/v1/lookups": [unlinked], "/api/v1/persons": [() => makeAnswer(200, people, null)],
+                                       "/api/v1/checkins": [checkedIn]});
+    await desk.handleScan('{"type": "ic", "uid": "0A0B"}');
+    assert.deepEqual(view.log.linking, [true]);
+    view.query = new FormData();
+    view.query.set("q", "せいか");
+    await desk.loadRoster();
+    assert.equal(calls.at(-1).path, "/api/v1/persons?q=%E3%81%9B%E3%81%84%E3%81%8B");
+    assert.deepEqual(view.log.people, [people]);
+    await desk.linkIc(42);
+    assert.deepEqual(calls.at(-1).body, {shelter_id: SHELTER, client_id: "client-1", ic_uid: "0A0B", person_id: 42});
+    assert.deepEqual(view.log.linking, [true, false]);
+  });
+
+  it("can be given up", async () => {
+    const roster = () => makeAnswer(200, {shelter: {}, counts: {}, items: []}, null);
+    const {desk, view} = setup({"/api/v1/lookups": [unlinked], "/api/v1/shelters": [roster]});
+    await desk.handleScan('{"type": "ic", "uid": "0A0B"}');
+    await desk.cancelLink();
+    assert.equal(desk.state.pendingIc, null);
+    assert.deepEqual(view.log.linking, [true, false]);
+    view.query = new FormData();
+    view.query.set("q", "せいか");
+    await desk.loadRoster(); // the roster's own search again
+    assert.equal(view.log.people.length, 0);
   });
 });
 

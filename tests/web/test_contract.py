@@ -28,7 +28,7 @@ def test_every_api_route_is_documented(app: Flask, client: FlaskClient) -> None:
 
 def test_security_schemes_and_the_error_schema_are_declared(client: FlaskClient) -> None:
     spec = _spec(client)
-    assert set(spec["components"]["securitySchemes"]) == {"bearerAuth", "sessionCookie"}
+    assert set(spec["components"]["securitySchemes"]) == {"bearerAuth", "readerToken", "sessionCookie"}
     assert {"bearerAuth": []} in spec["security"]
     error = spec["components"]["schemas"]["ErrorOut"]
     assert error["required"] == ["error"]

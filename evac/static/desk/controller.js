@@ -8,6 +8,7 @@
 import {CHECKINS, checkinOutcome, errorText, householdBody, queueItem} from "./checkin.js";
 import {parseScan} from "./scan.js";
 import {rosterPath} from "./roster.js";
+import {personFromCard} from "./walkin.js";
 
 /**
  * @param {object} deps
@@ -93,12 +94,20 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
       const error = showError(answer);
       if (error && error.code === "ic_card_unlinked") {
         state.pendingIc = identify.ic_uid;
+        view.showLinking(true);
         view.showTab("roster");
         view.flash(t("link_ic"), "info");
       }
       return;
     }
-    if (!answer.data.person) return view.showCandidates(answer.data.candidates, identify);
+    if (!answer.data.person) {
+      // A My Number card nobody registered matches: register the walk-in from its four items.
+      if (identify.card && !answer.data.candidates.length) {
+        view.showWalkIn(personFromCard(identify.card));
+        return view.flash(t("card_not_registered"), "info");
+      }
+      return view.showCandidates(answer.data.candidates, identify);
+    }
     state.current = {identify, person: answer.data.person, household: answer.data.household};
     view.showHousehold(state.current);
   }
@@ -127,15 +136,35 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
     return submitCheckin({shelter_id: shelterId, client_id: uuid(), person});
   }
 
-  /** Link the IC card waiting for its person to this roster entry, and check in with it. */
+  /** Link the IC card waiting for its person to this person (from the roster or a search), and check in. */
   function linkIc(personId) {
     const uid = state.pendingIc;
     state.pendingIc = null;
+    view.showLinking(false);
     return submitCheckin({shelter_id: shelterId, client_id: uuid(), ic_uid: uid, person_id: personId});
   }
 
+  /** Give up linking the IC card that waits (staff will try again, or check in otherwise). */
+  function cancelLink() {
+    state.pendingIc = null;
+    view.showLinking(false);
+    return loadRoster();
+  }
+
+  /** While an IC card waits for its person, a name searches everyone staff may find, not only the roster. */
+  async function searchToLink(q) {
+    const answer = await api.get("/api/v1/persons?" + new URLSearchParams({q}).toString());
+    if (answer.offline) return view.flash(t("network_error"), "error");
+    if (!answer.ok) return showError(answer);
+    view.renderPeople(answer.data);
+    return answer.data;
+  }
+
   async function loadRoster() {
-    const answer = await api.get(rosterPath(shelterId, view.rosterQuery()));
+    const query = view.rosterQuery();
+    const q = query && query.get("q") ? String(query.get("q")).trim() : "";
+    if (state.pendingIc && q) return searchToLink(q);
+    const answer = await api.get(rosterPath(shelterId, query));
     if (answer.offline) return view.flash(t("network_error"), "error");
     if (!answer.ok) return showError(answer);
     view.setCounts(answer.data.shelter);
@@ -175,7 +204,7 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
   }
 
   return {
-    state, handleScan, checkInHousehold, chooseCandidate, registerNew, checkInWalkIn, linkIc,
+    state, handleScan, checkInHousehold, chooseCandidate, registerNew, checkInWalkIn, linkIc, cancelLink,
     loadRoster, checkout, flush, tick, showPending, submitCheckin,
   };
 }

@@ -12,14 +12,16 @@ import {uuid} from "../js/ids.js";
 import {createDesk} from "./controller.js";
 import {indexedDbStore} from "./idb-store.js";
 import {OfflineQueue} from "./queue.js";
+import {createReaderLink, deskId, deskLabel} from "./readers.js";
 import {setupCamera} from "./view/camera.js";
 import {flash, setCounts, setOnline, setPending} from "./view/feedback.js";
 import {chosenMembers, hideCandidates, hideHousehold, showCandidates, showHousehold} from "./view/household.js";
-import {renderRoster, rosterQuery, rosterShown} from "./view/roster.js";
-import {setupWalkIn} from "./view/walkin.js";
+import {renderReaders, showCode} from "./view/readers.js";
+import {renderPeople, renderRoster, rosterQuery, rosterShown, showLinking} from "./view/roster.js";
+import {prefillWalkIn, setupWalkIn} from "./view/walkin.js";
 
 // The service worker's cache (sw.js): the page adds itself to it for offline reloads.
-const CACHE = "evac-desk-v2";
+const CACHE = "evac-desk-v3";
 const FLUSH_EVERY_MS = 5000;
 const TABS = ["scan", "walkin", "roster"];
 
@@ -77,6 +79,9 @@ function start(root) {
       t, linkingIc, transferTargets: config.transferTargets, confirm: (message) => window.confirm(message),
       actions: {linkIc: (personId) => desk.linkIc(personId), checkout: (...args) => desk.checkout(...args)},
     }),
+    renderPeople: (data) => renderPeople(data, {shelterId, t, onLink: (personId) => desk.linkIc(personId)}),
+    showLinking,
+    showWalkIn: (values) => { showTab("walkin"); prefillWalkIn(values); },
   };
   const desk = createDesk({shelterId, api, queue, t, uuid, view});
 
@@ -87,10 +92,39 @@ function start(root) {
   setupWalkIn({shelterId, checkIn: (person) => desk.checkInWalkIn(person)});
   setupCamera({onCode: (text) => desk.handleScan(text), onUnavailable: () => flash(t("camera_unavailable"), "error")});
 
+  byId("link-ic-cancel").addEventListener("click", () => desk.cancelLink());
+
   // The card-reader bridge, when it runs as a page of the same origin.
   if ("BroadcastChannel" in window) {
     new BroadcastChannel("evac-card-reader").onmessage = (event) => { showTab("scan"); desk.handleScan(String(event.data)); };
   }
+
+  /* ---------- card readers paired with this desk screen (evac-reader on the PC beside it) ---------- */
+
+  let storage = null;
+  try { storage = window.localStorage; } catch (err) { storage = null; }
+  const thisDesk = deskId(storage, uuid);
+  const readerLink = createReaderLink({
+    shelterId, deskId: thisDesk, api,
+    // The same path as a keyboard-wedge line or the BroadcastChannel: one scan handler for all three.
+    onRead: (line) => { showTab("scan"); desk.handleScan(line); },
+    onReaders: (readers) => renderReaders(readers, {t, lang: config.lang, onRevoke: revokeReader}),
+    onCode: (code) => showCode(code, {t, lang: config.lang, origin: location.origin}),
+    onPaired: (reader) => flash(t("reader_paired", {name: reader.name}), "ok"),
+  });
+  async function revokeReader(reader) {
+    if (!window.confirm(t("reader_confirm_revoke", {name: reader.name}))) return;
+    const answer = await readerLink.revoke(reader.id);
+    flash(answer.ok ? t("reader_revoked") : (answer.error ? answer.error.message : t("network_error")),
+      answer.ok ? "ok" : "error");
+  }
+  byId("reader-pair").addEventListener("click", async () => {
+    const answer = await readerLink.requestCode(deskLabel(storage, thisDesk, t("desk_label_prefix")));
+    if (!answer.ok) flash(answer.error ? answer.error.message : t("network_error"), "error");
+  });
+  byId("reader-code-close").addEventListener("click", () => readerLink.hideCode());
+  root.dataset.deskId = thisDesk;
+  readerLink.start();
 
   /* ---------- the offline queue ---------- */
 

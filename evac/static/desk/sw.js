@@ -3,7 +3,7 @@
  * when the network fails. The API is never cached: the page queues check-ins itself. */
 "use strict";
 
-const CACHE = "evac-desk-v2";
+const CACHE = "evac-desk-v3";
 // Every file the desk page loads, its ES modules included: a module missing here would make an
 // offline reload fail on its import. tests/js/sw.test.mjs checks this list against the imports.
 const ASSETS = [
@@ -19,12 +19,14 @@ const ASSETS = [
   "/static/desk/household.js",
   "/static/desk/idb-store.js",
   "/static/desk/queue.js",
+  "/static/desk/readers.js",
   "/static/desk/roster.js",
   "/static/desk/scan.js",
   "/static/desk/walkin.js",
   "/static/desk/view/camera.js",
   "/static/desk/view/feedback.js",
   "/static/desk/view/household.js",
+  "/static/desk/view/readers.js",
   "/static/desk/view/roster.js",
   "/static/desk/view/walkin.js",
 ];

@@ -26,3 +26,27 @@ export function personFromForm(data) {
 export function cardUrl(shelterId, personId) {
   return "/desk/" + shelterId + "/cards/" + personId + ".pdf";
 }
+
+// Name separators on a card and as people type them (ASCII and ideographic space, middle dots).
+const NAME_SEPARATOR = /[\s\u3000\u30fb\uff65]+/;
+const SEX_CODES = {"1": "male", "2": "female", "0": "other", "3": "other", "9": "other",
+                   male: "male", female: "female", other: "other"};
+
+/**
+ * The walk-in form's values from a My Number card's four basic items, normalised as the server
+ * does when it matches a card: NFKC, the name split at its first space into family and given
+ * name, `YYYYMMDD` as an ISO date, the ISO 5218 sex code (1, 2; 0, 3 and 9 are "other").
+ * @param {{name: string, address: string, birth_date: string, sex: string}} card
+ */
+export function personFromCard(card) {
+  const fold = (text) => String(text || "").normalize("NFKC").trim();
+  const parts = fold(card.name).split(NAME_SEPARATOR);
+  const birth = fold(card.birth_date);
+  return {
+    family_name: parts[0] || "",
+    given_name: parts.slice(1).join(" "),
+    birth_date: /^\d{8}$/.test(birth) ? birth.slice(0, 4) + "-" + birth.slice(4, 6) + "-" + birth.slice(6) : birth,
+    sex: SEX_CODES[fold(card.sex).toLowerCase()] || "",
+    address: fold(card.address),
+  };
+}

@@ -15,6 +15,7 @@ import {createPoller} from "./poll.js";
 import {syncBanner, syncEnabled} from "./sync.js";
 import {renderAlerts, showOutcome} from "./view/alerts.js";
 import {renderDetail, setupDetail, setupOpenForm} from "./view/detail.js";
+import {renderReaders} from "./view/readers.js";
 import {createMap} from "./view/map.js";
 import {readFilters, renderMunicipalities, renderTable, setupTable, showNearOnly, updateSyncCells} from "./view/table.js";
 import {renderTotals} from "./view/totals.js";
@@ -132,6 +133,24 @@ function start(root) {
     onPage: (delta) => { state.page += delta; drawTable(); },
   });
 
+  /* ---------- card readers paired with desk screens ---------- */
+
+  async function loadReaders() {
+    const answer = await api.get("/api/v1/readers");
+    if (answer.ok) renderReaders(answer.data.items, {t, onRevoke: revokeReader});
+  }
+
+  async function revokeReader(reader) {
+    if (!window.confirm(t("reader_confirm_revoke", {name: reader.name, shelter: reader.shelter_name}))) return;
+    const answer = await api.post("/api/v1/readers/" + reader.id + "/revoke", {});
+    const message = answer.ok ? t("reader_revoked", {name: reader.name})
+      : t("error", {message: answer.error ? answer.error.message : t("network_error")});
+    showOutcome(answer.ok, message);
+    loadReaders();
+  }
+
+  byId("readers-refresh").addEventListener("click", loadReaders);
+
   /* ---------- polling ---------- */
 
   function onOccupancy(answer) {
@@ -156,7 +175,7 @@ function start(root) {
     root.dataset.generatedAt = body.generated_at;
     root.dataset.ready = "1";
     // The trend moves by the hour and the sync state slowly: every fourth poll is enough.
-    if (state.polls % 4 === 0) { loadTrend(); loadSyncBanner(); loadShelterTrend(); }
+    if (state.polls % 4 === 0) { loadTrend(); loadSyncBanner(); loadShelterTrend(); loadReaders(); }
     state.polls += 1;
   }
 

@@ -75,3 +75,40 @@ export function renderRoster(data, {t, linkingIc, transferTargets, actions, conf
     body.append(row);
   });
 }
+
+/**
+ * People found by a search while an IC card waits for its person: one row each, with the button
+ * that links the card to them and checks them in.
+ * @param {{items: object[]}} data the answer of GET /api/v1/persons
+ * @param {object} options
+ * @param {number} options.shelterId
+ * @param {(key: string, vars?: object) => string} options.t
+ * @param {(personId: number) => void} options.onLink
+ */
+export function renderPeople(data, {shelterId, t, onLink}) {
+  byId("roster-counts").textContent = t("search_results", {n: data.items.length});
+  const body = byId("roster-body");
+  body.textContent = "";
+  if (!data.items.length) {
+    const cell = body.insertRow().insertCell();
+    cell.colSpan = 5;
+    cell.textContent = t("no_results");
+  }
+  data.items.forEach((person) => {
+    const row = document.createElement("tr");
+    row.dataset.personId = person.id;
+    const where = person.whereabouts;
+    const status = !where ? t("not_checked_in") : where.shelter_id === shelterId ? t(where.status) : t("elsewhere_short");
+    [fullName(person) + (person.birth_date ? "（" + person.birth_date + "）" : ""), kanaName(person), status,
+      needsText(person, t)].forEach((text) => { row.insertCell().textContent = text; });
+    const cell = row.insertCell();
+    cell.className = "actions";
+    cell.append(actionButton(t("link_with_ic"), () => onLink(person.id)));
+    body.append(row);
+  });
+}
+
+/** The note above the roster while an IC card waits for its person (with a way out). */
+export function showLinking(on) {
+  byId("link-ic").hidden = !on;
+}

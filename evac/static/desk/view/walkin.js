@@ -22,3 +22,22 @@ export function setupWalkIn({shelterId, checkIn}) {
     }
   });
 }
+
+const PREFILLED = {family_name: "w-family", given_name: "w-given", birth_date: "w-birth", sex: "w-sex",
+                   address: "w-address"};
+
+/**
+ * Start a walk-in from what a card gave (`values`: personFromCard's), the rest of the form empty;
+ * the first field the card could not fill (the kana) gets the focus.
+ */
+export function prefillWalkIn(values) {
+  const form = byId("walkin-form");
+  form.reset();
+  byId("walkin-card").hidden = true;
+  Object.keys(PREFILLED).forEach((key) => {
+    const field = byId(PREFILLED[key]);
+    field.value = values[key] || "";
+    field.dataset.fromCard = values[key] ? "1" : "";
+  });
+  byId("w-family-kana").focus();
+}
