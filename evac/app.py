@@ -119,15 +119,22 @@ def register_request_hooks(app: Flask) -> None:
     """A request id for each request, echoed in the response and carried by the logs."""
 
     from evac.accounts.auth import refuse_reader_tokens
+    from evac.common.textnorm import looks_like_individual_number
+    from evac.web.guard import refuse_individual_numbers_in_request
 
     @app.before_request
     def _request_id() -> None:
         incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isascii() else uuid.uuid4().hex
+        # Echoed and logged: only a short ASCII id that cannot be a 個人番号, else one of ours.
+        usable = 0 < len(incoming) <= 64 and incoming.isascii() and not looks_like_individual_number(incoming)
+        g.request_id = incoming if usable else uuid.uuid4().hex
+
 
     # First of all (before CSRF, rate limits and every blueprint's hooks): a reader token is
     # refused the same way wherever it is used.
     app.before_request_funcs.setdefault(None, []).insert(0, refuse_reader_tokens)
+    # Next, before anything reads or logs what was sent: no 個人番号 in any part of the request.
+    app.before_request_funcs[None].insert(1, refuse_individual_numbers_in_request)
 
     @app.after_request
     def _headers(response: Any) -> ResponseReturnValue:

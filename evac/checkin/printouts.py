@@ -4,6 +4,7 @@ the shelter's poster and blank evacuee cards. evac gathers the data; `printables
 from __future__ import annotations
 
 from flask import current_app, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from evac.accounts.auth import ensure_shelter_access
@@ -11,6 +12,7 @@ from evac.accounts.service import Principal
 from evac.audit import service as audit
 from evac.cards.service import CardSelection, cards_for_printing
 from evac.common.db import now_utc, read_only
+from evac.common.errors import NotFound
 from evac.common.vocab import SEX_SHORT, STATUS_SHORT, age, need_keys, tokyo_today
 from evac.extensions import db
 from evac.incidents import service as incidents
@@ -81,10 +83,23 @@ def _roster(account: Principal | None, shelter_id: int) -> tuple[RosterHeader, l
 
 @read_only
 def _may_print_card(account: Principal, shelter_id: int, person_id: int) -> None:
+    """A desk prints the card of someone staying at its shelter (a walk-in just registered, a lost card).
+
+    Anyone else's card is HQ's or an admin's to print: the current card's QR and fallback code are
+    a copy of the card at the resident's home, so a desk printing it for whoever it likes would
+    clone cards. Refused as if unknown, and audited.
+    """
     from evac.people import service as people
+    from evac.stays import service as stays
 
     ensure_shelter_access(account, shelter_id)
     people.person_in_scope(account, person_id)
+    if account.sees_all:
+        return
+    stay = stays.open_stays_of([person_id]).get(person_id)
+    if stay is None or stay.shelter_id != shelter_id:
+        audit.refused("card.print_refused", subject_type="person", subject_id=person_id, shelter_id=shelter_id)
+        raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "not staying at this shelter"})
 
 
 def card_pdf(person_id: int, *, account: Principal | None = None, shelter_id: int | None = None) -> bytes:

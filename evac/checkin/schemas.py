@@ -182,12 +182,12 @@ class PersonSummaryOut(PersonIdentityOut):
 
 
 class MemberWhereaboutsOut(Schema):
-    """Where a household member is staying."""
+    """Where a household member is staying (`status` "elsewhere", the rest null: at a shelter not the caller's)."""
 
-    stay_id = fields.Integer(required=True)
+    stay_id = fields.Integer(required=True, allow_none=True)
     status = fields.String(required=True)
-    shelter_id = fields.Integer(required=True)
-    shelter_name = fields.String(required=True)
+    shelter_id = fields.Integer(required=True, allow_none=True)
+    shelter_name = fields.String(required=True, allow_none=True)
 
 
 class MemberOut(PersonSummaryOut):
@@ -202,6 +202,8 @@ class HouseholdOut(Schema):
     id = fields.Integer(allow_none=True)
     number = fields.String(allow_none=True)
     members = fields.List(fields.Nested(MemberOut), required=True)
+    elsewhere = fields.Integer(metadata={"description": "members staying at shelters outside the caller's scope: "
+                                                        "counted, never listed"})
 
 
 class DeskAnswerOut(Schema):
@@ -221,6 +223,8 @@ class LookupOut(Schema):
     person = fields.Nested(PersonSummaryOut, allow_none=True, required=True)
     household = fields.Nested(HouseholdOut, allow_none=True, required=True)
     candidates = fields.List(fields.Nested(PersonSummaryOut), required=True)
+    hidden_matches = fields.Integer(metadata={"description": "further matches staying at shelters outside the "
+                                                             "caller's scope: not shown, ask HQ"})
 
 
 class RosterItemOut(Schema):

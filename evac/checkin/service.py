@@ -164,11 +164,14 @@ def _emit(event_type: str, stay: StayRow, person: Any, shelter: Shelter, **extra
                  detail={"stay_id": stay.id})
 
 
-def _candidates(rows: list[Any]) -> list[dict[str, Any]]:
+def _candidates(account: Principal, rows: list[Any]) -> tuple[list[dict[str, Any]], int]:
+    """The candidates staff may see (in scope) and how many others matched; audited as a read."""
+    shown, hidden = people.scoped_candidates(account, rows)
     # Shown with a refusal (the unit rolls back), so the read is journaled whatever happens.
-    audit.read("person.read", subject_type="person", detail={"person_ids": [p.id for p in rows],
-                                                             "purpose": "candidates"}, kept=True)
-    return [people.person_summary(p) for p in rows]
+    if shown:
+        audit.read("person.read", subject_type="person", detail={"person_ids": [p.id for p in shown],
+                                                                 "purpose": "candidates"}, kept=True)
+    return [people.person_summary(p) for p in shown], hidden
 
 
 def _slim(person: Any) -> dict[str, Any]:
@@ -193,8 +196,9 @@ def _identify(body: dict[str, Any], account: Principal, shelter: Shelter, incide
     if body.get("card"):
         matches, parsed = people.match_card(body["card"])
         if len(matches) > 1:
+            shown, hidden = _candidates(account, matches)
             raise people.AmbiguousMatch(_("同じ氏名・生年月日・住所の人が複数います。本人を選んでください"),
-                                        candidates=_candidates(matches))
+                                        candidates=shown, hidden_matches=hidden)
         if matches:
             return _Identified(matches[0].id, matches[0].household_id, CheckinMethod.MYNUMBER)
         created = people.create_person(parsed, source=PersonSource.MYNUMBER, incident_id=incident.id)
@@ -217,9 +221,10 @@ def _identify(body: dict[str, Any], account: Principal, shelter: Shelter, incide
         if not body.get("confirm_new"):
             twins = people.duplicates_of(values)
             if twins:
-                raise people.PossibleDuplicate(
-                    _("同じ氏名・生年月日の人が登録されています。同一人物なら選んでください"),
-                    candidates=_candidates(twins))
+                shown, hidden = _candidates(account, twins)
+                message = (_("同じ氏名・生年月日の人が登録されています。同一人物なら選んでください") if shown else
+                           _("同じ氏名・生年月日の人が別の避難所に受付済みです。同一人物かどうか本部に確認してください"))
+                raise people.PossibleDuplicate(message, candidates=shown, hidden_matches=hidden)
         if values.get("household_id") is not None:
             people.household_in_scope(account, values["household_id"], shelter.id)
         created = people.create_person(values, source=PersonSource.PAPER, household_id=values.get("household_id"),
@@ -231,14 +236,24 @@ def _identify(body: dict[str, Any], account: Principal, shelter: Shelter, incide
     return _Identified(person.id, person.household_id, CheckinMethod.MANUAL)
 
 
-def _targets(principal: _Identified, members: list[int] | None) -> list[int]:
-    """Who is checked in or out: the household members named, or the principal alone."""
+def _targets(account: Principal, principal: _Identified, members: list[int] | None) -> list[int]:
+    """Who is checked in or out: the household members named, or the principal alone.
+
+    A member staying at a shelter outside the account's scope is refused as if they were not of
+    the household: a household is no way around the shelter scope (the principal, reached by a
+    presented card or within scope, is exempt).
+    """
     if not members:
         return [principal.person_id]
     household = set(people.household_member_ids(principal.household_id, principal.person_id))
-    strangers = sorted(set(members) - household)
+    hidden = people.out_of_scope(account, (household & set(members)) - {principal.person_id})
+    strangers = sorted((set(members) - household) | hidden)
     if strangers:
-        raise ValidationFailed(_("同じ世帯でない人が含まれています"), fields={"members": strangers})
+        if hidden:
+            audit.refused("person.scope_refused", subject_type="household", subject_id=principal.household_id,
+                          detail={"person_ids": sorted(hidden)})
+        raise ValidationFailed(_("同じ世帯でない人か、この避難所で扱えない人が含まれています"),
+                               fields={"members": strangers})
     return sorted(set(members))
 
 
@@ -248,24 +263,34 @@ def _arrivals(person_ids: list[int], persons: dict[int, Any]) -> list[Arrival]:
             for pid in person_ids]
 
 
-def household_view(person_id: int, household_id: int | None) -> dict[str, Any]:
-    """The person's household with each member's whereabouts; audited as a read (joins the caller's unit)."""
+def household_view(account: Principal, person_id: int, household_id: int | None) -> dict[str, Any]:
+    """The person's household with each member's whereabouts; audited as a read (joins the caller's unit).
+
+    Within the account's scope only (see `people.out_of_scope`): members staying at another
+    shelter are left out and only counted (`elsewhere`: "N more are at another shelter — ask HQ"),
+    never named, and neither is that shelter — a card in someone else's hands must not tell
+    where a family member (a DV or stalking victim, say) has gone. The principal is always shown,
+    as they are at the desk; if they are staying elsewhere the answer says so, not where.
+    """
     ids = people.household_member_ids(household_id, person_id)
-    members = people.persons_by_id(ids)
+    hidden = people.out_of_scope(account, ids)
+    shown = [pid for pid in ids if pid == person_id or pid not in hidden]
+    members = people.persons_by_id(shown)
     numbers = people.household_numbers([household_id])
     number, district = numbers.get(household_id, (None, None)) if household_id is not None else (None, None)
-    where = people.whereabouts(ids)
+    where = people.whereabouts(shown)
     audit.read("person.read", subject_type="household", subject_id=household_id,
-               detail={"person_ids": ids})
+               detail={"person_ids": shown})
     out = []
-    for pid in ids:
-        member = members[pid]
+    for pid in shown:
         found = where.get(pid)
-        out.append({**people.person_summary(member, number, district),
-                    "whereabouts": None if found is None else {
-                        "stay_id": found.stay.id, "status": found.stay.status.value,
-                        "shelter_id": found.stay.shelter_id, "shelter_name": found.shelter_name}})
-    return {"id": household_id, "number": number, "members": out}
+        whereabouts: dict[str, Any] | None = None if found is None else {
+            "stay_id": found.stay.id, "status": found.stay.status.value,
+            "shelter_id": found.stay.shelter_id, "shelter_name": found.shelter_name}
+        if pid in hidden:
+            whereabouts = {"stay_id": None, "status": "elsewhere", "shelter_id": None, "shelter_name": None}
+        out.append({**people.person_summary(members[pid], number, district), "whereabouts": whereabouts})
+    return {"id": household_id, "number": number, "members": out, "elsewhere": len(hidden - {person_id})}
 
 
 # --- check-in and check-out ------------------------------------------------------------------------
@@ -290,7 +315,7 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
     incident = incidents.required(lock=True)
     shelter = _open_shelter(body["shelter_id"], account)
     principal = _identify(body, account, shelter, incident)
-    targets = _targets(principal, body.get("members"))
+    targets = _targets(account, principal, body.get("members"))
     persons = people.persons_by_id(targets, lock=current_unit().postgres)
     missing = sorted(set(targets) - set(persons))
     if missing:
@@ -299,9 +324,16 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
     elsewhere = [{"person_id": pid, "shelter_id": w.stay.shelter_id, "shelter_name": w.shelter_name}
                  for pid, w in where.items() if w.stay.shelter_id != shelter.id]
     if elsewhere and not body.get("transfer"):
+        if account.sees_all:
+            raise CheckedInElsewhere(
+                _("%(name)s に受付済みです。移動の場合は「移動」で受付してください", name=elsewhere[0]["shelter_name"]),
+                elsewhere=elsewhere)
+        # Staff learn that, not where: the shelter is named only if it is one of their own.
+        scope: set[int] = set(account.scope() or ())
         raise CheckedInElsewhere(
-            _("%(name)s に受付済みです。移動の場合は「移動」で受付してください", name=elsewhere[0]["shelter_name"]),
-            elsewhere=elsewhere)
+            _("別の避難所に受付済みです。移動の場合は「移動」で受付してください"),
+            elsewhere=[e if e["shelter_id"] in scope else {**e, "shelter_id": None, "shelter_name": None}
+                       for e in elsewhere])
     initial = StayStatus(body.get("whereabouts") or StayStatus.PRESENT)
     now = now_utc()
     changed = False
@@ -344,7 +376,7 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
         "warnings": ["shelter_full"] if shelter.status is ShelterStatus.FULL else [],
     }
     if body.get("include_household"):
-        answer["household"] = household_view(principal.person_id, principal.household_id)
+        answer["household"] = household_view(account, principal.person_id, principal.household_id)
     return _remember(row_id, Outcome(201 if changed else 200, answer))
 
 
@@ -365,11 +397,9 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
         holder = cards.resolve(body["qr"])
         principal = _Identified(holder.person_id, holder.household_id, CheckinMethod.QR)
     else:
-        found = people.persons_by_id([body["person_id"]]).get(body["person_id"])
-        if found is None:
-            raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
+        found = people.person_in_scope(account, body["person_id"])
         principal = _Identified(found.id, found.household_id, CheckinMethod.MANUAL)
-    targets = _targets(principal, body.get("members"))
+    targets = _targets(account, principal, body.get("members"))
     persons = people.persons_by_id(targets, lock=current_unit().postgres)
     where = people.whereabouts(targets)
     absent = [pid for pid in targets if pid not in where]
@@ -387,7 +417,10 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
     for pid in targets:
         person = persons[pid]
         stay = where[pid].stay
-        ensure_shelter_access(account, stay.shelter_id)
+        if not account.can_access_shelter(stay.shelter_id):
+            # A card holder staying at another shelter: refused without saying which (audited).
+            audit.refused("stay.scope_refused", subject_type="person", subject_id=pid)
+            raise NotCheckedIn(_("この避難所に受付されていない人が含まれています"), fields={"members": [pid]})
         shelter = origin if origin is not None and origin.id == stay.shelter_id else shelters.get_shelter(stay.shelter_id)
         origin = origin or shelter
         if reason == "left":
@@ -453,7 +486,8 @@ def _lookup(account: Principal, body: dict[str, Any]) -> dict[str, Any]:
     elif body.get("card"):
         matches, _parsed = people.match_card(body["card"])
         if len(matches) != 1:
-            return {"person": None, "household": None, "candidates": _candidates(matches) if matches else []}
+            shown, hidden = _candidates(account, matches) if matches else ([], 0)
+            return {"person": None, "household": None, "candidates": shown, "hidden_matches": hidden}
         person_id, household_id = matches[0].id, matches[0].household_id
     elif body.get("qr"):
         holder = cards.resolve(body["qr"], shelter_id=shelter.id)
@@ -461,7 +495,7 @@ def _lookup(account: Principal, body: dict[str, Any]) -> dict[str, Any]:
     else:
         found = people.person_in_scope(account, body["person_id"])
         person_id, household_id = found.id, found.household_id
-    household = household_view(person_id, household_id)
+    household = household_view(account, person_id, household_id)
     person = next(m for m in household["members"] if m["id"] == person_id)
     return {"person": {k: v for k, v in person.items() if k != "whereabouts"}, "household": household,
             "candidates": []}

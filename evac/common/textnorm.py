@@ -52,12 +52,44 @@ def split_name(full: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else (parts[0], "")
 
 
-# A 個人番号 is 12 digits; people and card readers write it with or without separators: a space,
-# a hyphen or any dash NFKC leaves alone (the minus sign, the IME's long-vowel mark ー, …).
-_SEP = r"[\s\-\u2010-\u2015\u2212\u30fc\uff70]"
-_INDIVIDUAL_NUMBER = re.compile(rf"(?<![0-9])[0-9]{{4}}{_SEP}?[0-9]{{4}}{_SEP}?[0-9]{{4}}(?![0-9])")
+# A 個人番号 is 12 digits, and people, IMEs and card readers write it every way there is: full-width,
+# kanji (四七二九…) or other scripts' digits; grouped 4-4-4, 3-3-3-3, 6-6 or digit by digit; split by
+# spaces, dashes of every kind (the IME's long-vowel mark ー, U+2010, U+2212, en and em dashes), dots,
+# slashes, underscores or parentheses. `fold_digits` turns every digit into an ASCII one; then a run
+# of digits joined by at most three such separators is one number, and a run of exactly twelve is
+# refused. Where the line is: a phone number (10–11 digits), a postal code (7), a date (8) or a date
+# and time (a colon ends the run) are not twelve; runs of 13 or more (a JAN code) are not a 個人番号.
+# Fields that are hex or random by construction (UUID client ids, IC card UIDs, card codes) are
+# exempted by the caller, not here.
+_KANJI_DIGITS = {"〇": "0", "零": "0", "一": "1", "二": "2", "三": "3", "四": "4", "五": "5", "六": "6",
+                 "七": "7", "八": "8", "九": "9"}
+# Besides whitespace and every dash (Unicode's Pd category, folded to "-"): what else people put
+# between digit groups, the IME's long-vowel marks and the minus signs included.
+_SEPARATORS = "-._/\\()[]{}\u30fb\uff65\u00b7\u2022~\u301c\uff5e\u30fc\uff70\u2212\u02d7\u2043"
+_RUN = re.compile(rf"[0-9](?:[\s{re.escape(_SEPARATORS)}]{{0,3}}[0-9])*")
+
+
+def fold_digits(text: str) -> str:
+    """NFKC, then every Unicode decimal digit and every kanji digit as its ASCII digit, every dash as "-"."""
+    folded = unicodedata.normalize("NFKC", text)
+    out = []
+    for char in folded:
+        if char in _KANJI_DIGITS:
+            out.append(_KANJI_DIGITS[char])
+        elif not char.isascii() and unicodedata.decimal(char, None) is not None:
+            out.append(str(unicodedata.decimal(char)))
+        elif not char.isascii() and unicodedata.category(char) == "Pd":
+            out.append("-")
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def looks_like_individual_number(text: str) -> bool:
-    """True if `text` holds something shaped like a 12-digit 個人番号 (after NFKC)."""
-    return bool(_INDIVIDUAL_NUMBER.search(unicodedata.normalize("NFKC", text)))
+    """True if `text` holds something that reads as a 12-digit 個人番号, however it is spelled."""
+    if len(text) < 12:
+        return False
+    for run in _RUN.finditer(fold_digits(text)):
+        if sum(c.isdigit() for c in run.group()) == 12:
+            return True
+    return False

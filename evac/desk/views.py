@@ -72,6 +72,8 @@ def _messages() -> dict[str, str]:
         "card_not_registered": _("このマイナンバーカードの人は登録がありません。フリガナなどを入力して登録してください"),
         "search_results": _("検索結果 %(n)s 件"),
         "elsewhere_short": _("他の避難所"),
+        "members_elsewhere": _("ほかに %(n)s 名の世帯員が別の避難所に受付済みです（詳しくは本部へ）"),
+        "hidden_matches": _("同じ人が別の避難所に受付済みです。本部に確認してください"),
         "link_with_ic": _("このICカードで受付"),
         "reader_none": _("カードリーダー: 未接続"),
         "reader_connected": _("カードリーダー接続中（%(n)s 台）"),

@@ -60,36 +60,60 @@ class AmbiguousMatch(DomainError):
     code = "ambiguous_match"
 
 
-# Fields that cannot carry a 個人番号 by construction: a UUID's last group may be 12 digits, a card
-# code is checked against its own format (and never stored), and an IC card UID is hex that is
-# only ever stored as a keyed hash.
-_NOT_PERSONAL = frozenset({"client_id", "qr", "ic_uid"})
+# Fields that cannot carry a 個人番号 by construction: a card code is checked against its own
+# format (and never stored), an IC card UID is hex that is only ever stored as a keyed hash, a
+# pairing code is 8 characters, and passwords and CSRF tokens are never stored as typed. Any value
+# that is exactly a UUID (client ids, desk ids, read ids) is not one either: its last group may be
+# 12 digits by chance.
+_NOT_PERSONAL = frozenset({"qr", "ic_uid", "uid", "code", "csrf_token", "password", "current_password",
+                           "new_password"})
+_MAX_DEPTH = 32
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-def refuse_individual_numbers(values: dict[str, Any]) -> None:
-    """Refuse a request holding anything shaped like a 12-digit 個人番号, without echoing it."""
+def individual_number_paths(values: Any, path: str = "") -> list[str]:
+    """Where in a request's data (body, query, form) something reads as a 12-digit 個人番号.
 
-    def walk(value: Any, path: str) -> Iterable[str]:
-        if path in _NOT_PERSONAL:
+    Every string, key and integer is looked at, at any depth; a key that holds one is reported as
+    `<field name>` (never echoed).
+    """
+
+    def walk(value: Any, at: str, depth: int = 0) -> Iterable[str]:
+        if at.rsplit(".", 1)[-1] in _NOT_PERSONAL:
             return
+        if depth > _MAX_DEPTH:
+            raise ValidationFailed(_("入れ子が深すぎます"), fields={at: f"nested deeper than {_MAX_DEPTH}"})
         if isinstance(value, str):
-            if looks_like_individual_number(value):
-                yield path
+            if not _UUID.match(value) and looks_like_individual_number(value):
+                yield at
         elif isinstance(value, dict):
             for key, inner in value.items():
-                yield from walk(inner, f"{path}.{key}" if path else str(key))
-        elif isinstance(value, list):
+                name = str(key)
+                if looks_like_individual_number(name):
+                    yield f"{at}.<field name>" if at else "<field name>"
+                    continue
+                yield from walk(inner, f"{at}.{name}" if at else name, depth + 1)
+        elif isinstance(value, (list, tuple)):
             for i, inner in enumerate(value):
-                yield from walk(inner, f"{path}.{i}")
+                yield from walk(inner, f"{at}.{i}" if at else str(i), depth + 1)
         elif isinstance(value, int) and not isinstance(value, bool) and 10**11 <= abs(value) < 10**12:
-            yield path
+            yield at
+        elif isinstance(value, float) and 10**11 <= abs(value) < 10**12:
+            yield at
 
-    offending = sorted(set(walk(values, "")))
+    return sorted(set(walk(values, path)))
+
+
+def individual_number_message() -> str:
+    """What a refusal of a 12-digit number says (in the request's language)."""
+    return _("個人番号（12桁の数字）は受け付けません。入力から削除してください")
+
+
+def refuse_individual_numbers(values: Any) -> None:
+    """Refuse data holding anything that reads as a 12-digit 個人番号, without echoing it."""
+    offending = individual_number_paths(values)
     if offending:
-        raise ValidationFailed(
-            _("個人番号（12桁の数字）は受け付けません。入力から削除してください"),
-            fields={p: "12-digit number refused" for p in offending},
-        )
+        raise ValidationFailed(individual_number_message(), fields={p: "12-digit number refused" for p in offending})
 
 
 def parse_sex(text: str) -> Sex:
@@ -350,12 +374,31 @@ def person_in_scope(account: Principal, person_id: int) -> Any:
     person = persons_by_id([person_id]).get(person_id)
     if person is None:
         raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
-    scope = account.scope()
-    if scope is not None:
-        stay = stays.open_stays_of([person_id]).get(person_id)
-        if stay is not None and stay.shelter_id not in scope:
-            raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
+    if out_of_scope(account, [person_id]):
+        # Answered as if unknown (the refusal must not tell that, or where, they stay), and audited.
+        audit.refused("person.scope_refused", subject_type="person", subject_id=person_id)
+        raise NotFound(_("該当する人が見つかりません"), fields={"person_id": "unknown"})
     return person
+
+
+def out_of_scope(account: Principal, person_ids: Iterable[int]) -> set[int]:
+    """Those of these persons staying at a shelter outside the account's scope (never any for HQ/admin).
+
+    The scope rule of every staff read and change: staff reach people with no open stay and
+    people at their own shelters; people staying at another shelter are not theirs to see or
+    move — not through a search, an id, a household member, a candidate list or an error.
+    """
+    scope = account.scope()
+    ids = list(person_ids)
+    if scope is None or not ids:
+        return set()
+    return {pid for pid, stay in stays.open_stays_of(ids).items() if stay.shelter_id not in scope}
+
+
+def scoped_candidates(account: Principal, rows: Sequence[Any]) -> tuple[list[Any], int]:
+    """Candidate rows the account may see, and how many others matched (staying elsewhere: not shown)."""
+    hidden = out_of_scope(account, [r.id for r in rows])
+    return [r for r in rows if r.id not in hidden], len(hidden)
 
 
 def household_in_scope(account: Principal, household_id: int, shelter_id: int) -> None:

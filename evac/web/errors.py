@@ -12,6 +12,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from evac.audit import service as audit
 from evac.common.db import DatabaseUnavailable, is_unavailable
 from evac.common.errors import Conflict, DomainError, error_body
 from evac.web import metrics
@@ -54,9 +55,20 @@ def wants_json() -> bool:
     return request.path.startswith("/api/") or request.path == "/healthz" or request.is_json
 
 
+def _audit_refusal(code: str) -> None:
+    """A 403 is a refusal of access: audited (route and code only), whatever route refused it."""
+    try:
+        audit.refused("access.refused", detail={"endpoint": request.endpoint, "method": request.method,
+                                                "code": code})
+    except (DatabaseUnavailable, OSError) as exc:  # the answer goes out anyway; logged without details
+        log.error("a refusal could not be audited", extra={"error": type(exc).__name__})
+
+
 def _respond(status: int, code: str, message: str, fields: dict[str, Any] | None = None,
              **extra: Any) -> tuple[Response | str, int]:
     metrics.count_error(status, code)
+    if status == 403:
+        _audit_refusal(code)
     if wants_json():
         return jsonify(error_body(code, message, fields, **extra)), status
     return render_template("error.html", status=status, message=message), status

@@ -83,7 +83,8 @@ def test_already_here_is_200_with_the_existing_stay(client: FlaskClient, db, des
     assert _count(db, Stay) == 1 and _count(db, OutboxEvent) == 1
 
 
-def test_checked_in_elsewhere_is_409_saying_where(client: FlaskClient, db, desk) -> None:
+def test_checked_in_elsewhere_is_409_naming_the_shelter_only_to_those_who_see_it(client: FlaskClient, db,
+                                                                                 desk) -> None:
     person = factories.person()
     hq = factories.bearer(factories.account(Role.HQ))
     post_checkin(client, hq, shelter_id=desk["other"].id, person_id=person.id)
@@ -92,8 +93,11 @@ def test_checked_in_elsewhere_is_409_saying_where(client: FlaskClient, db, desk)
     response = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, qr=qr)
     assert response.status_code == 409
     error = response.get_json()["error"]
-    assert error["code"] == "checked_in_elsewhere" and desk["other"].name in error["message"]
-    assert error["elsewhere"] == [{"person_id": person.id, "shelter_id": desk["other"].id,
+    assert error["code"] == "checked_in_elsewhere" and desk["other"].name not in str(error)
+    assert error["elsewhere"] == [{"person_id": person.id, "shelter_id": None, "shelter_name": None}]
+    by_hq = post_checkin(client, hq, shelter_id=desk["shelter"].id, qr=qr).get_json()["error"]
+    assert desk["other"].name in by_hq["message"]
+    assert by_hq["elsewhere"] == [{"person_id": person.id, "shelter_id": desk["other"].id,
                                    "shelter_name": desk["other"].name}]
     transfer = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, qr=qr, transfer=True)
     assert transfer.status_code == 201
@@ -204,9 +208,13 @@ def test_household_check_in_is_all_or_nothing(client: FlaskClient, db, desk) -> 
     family = _family(db, 2)
     hq = factories.bearer(factories.account(Role.HQ))
     post_checkin(client, hq, shelter_id=desk["other"].id, person_id=family[1].id)
-    response = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, person_id=family[0].id,
+    response = post_checkin(client, hq, shelter_id=desk["shelter"].id, person_id=family[0].id,
                             members=[p.id for p in family])
     assert response.status_code == 409
+    # Staff of this shelter may not even name a member staying at a shelter that is not theirs.
+    by_staff = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, person_id=family[0].id,
+                            members=[p.id for p in family])
+    assert by_staff.status_code == 422 and by_staff.get_json()["error"]["fields"]["members"] == [family[1].id]
     assert db.session.scalar(select(func.count()).select_from(Stay).where(Stay.shelter_id == desk["shelter"].id)) == 0
 
 

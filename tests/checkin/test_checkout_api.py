@@ -119,7 +119,12 @@ def test_staff_cannot_check_out_from_another_shelter(client: FlaskClient, db, de
     hq = factories.bearer(factories.account(Role.HQ))
     post_checkin(client, hq, shelter_id=desk["other"].id, person_id=person.id)
     response = post_checkout(client, desk["headers"], person_id=person.id, reason="left")
-    assert response.status_code == 403
+    # As if unknown: the answer must not tell that, or where, the person stays.
+    assert response.status_code == 404 and str(desk["other"].id) not in response.get_data(as_text=True)
+    assert db.session.scalars(select(Stay)).one().status.value == "present"
+    qr = qr_for(person.id)
+    by_card = post_checkout(client, desk["headers"], qr=qr, reason="left")
+    assert by_card.status_code == 409 and desk["other"].name not in by_card.get_data(as_text=True)
     assert db.session.scalars(select(Stay)).one().status.value == "present"
 
 

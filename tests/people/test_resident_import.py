@@ -214,6 +214,13 @@ def test_bad_row_in_a_later_file_leaves_earlier_data_untouched(app: Any) -> None
     ("住所", "京都府相楽郡精華町光台1丁目 1234 5678 9012"),
     ("要配慮区分", "高齢者;123456789012"),
     ("氏名", "山田 １２３４５６７８９０１２"),
+    # What people and IMEs actually type (the review's finds):
+    ("電話番号", "1234ー5678ー9012"),
+    ("住所", "精華町 1234.5678.9012"),
+    ("住所", "精華町 123-456-789-012"),
+    ("電話番号", "1 2 3 4 5 6 7 8 9 0 1 2"),
+    ("氏名", "山田 一二三四五六七八九〇一二"),
+    ("電話番号", "(1234)5678_9012"),
 ])
 def test_a_12_digit_number_is_refused_without_echoing_it(app: Any, column: str, value: str) -> None:
     with pytest.raises(ImportRefused) as caught:
@@ -222,7 +229,7 @@ def test_a_12_digit_number_is_refused_without_echoing_it(app: Any, column: str, 
     assert [(e.line, e.field) for e in errors] == [(3, column)]
     assert "個人番号" in errors[0].message
     shown = str(caught.value) + repr(caught.value.fields) + caught.value.message
-    for digits in ("1234", "5678", "9012", "１２３４"):
+    for digits in ("1234", "5678", "9012", "１２３４", "一二三四", "9 0 1 2"):
         assert digits not in shown
     assert count(Person) == 0
 

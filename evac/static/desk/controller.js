@@ -102,6 +102,9 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
     }
     if (!answer.data.person) {
       // A My Number card nobody registered matches: register the walk-in from its four items.
+      if (!answer.data.candidates.length && answer.data.hidden_matches) {
+        return view.flash(t("hidden_matches"), "error");
+      }
       if (identify.card && !answer.data.candidates.length) {
         view.showWalkIn(personFromCard(identify.card));
         return view.flash(t("card_not_registered"), "info");

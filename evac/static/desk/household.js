@@ -22,7 +22,8 @@ export function needsText(person, t) {
 export function whereText(whereabouts, shelterId, t) {
   if (!whereabouts) return t("not_checked_in");
   if (whereabouts.shelter_id === shelterId) return t("here") + ": " + t(whereabouts.status);
-  return t("elsewhere", {name: whereabouts.shelter_name});
+  // A shelter outside this desk's scope is never named to it (only "another shelter").
+  return whereabouts.shelter_name ? t("elsewhere", {name: whereabouts.shelter_name}) : t("elsewhere_short");
 }
 
 /**

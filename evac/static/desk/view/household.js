@@ -31,6 +31,12 @@ export function showHousehold(current, {shelterId, t}) {
     item.append(label);
     list.append(item);
   });
+  if (current.household.elsewhere) {
+    const note = document.createElement("li");
+    note.className = "elsewhere-note";
+    note.textContent = t("members_elsewhere", {n: current.household.elsewhere});
+    list.append(note);
+  }
   byId("scan-result").hidden = false;
   byId("checkin-button").focus();
 }
