@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -108,7 +109,7 @@ def test_roster_search_and_check_out(desk, page: Any, client: Any) -> None:
     headers = factories.bearer(factories.account(Role.HQ))
     client.post("/api/v1/checkins", json={"shelter_id": desk["shelter"].id, "person_id": family[0].id,
                                           "members": [p.id for p in family],
-                                          "client_id": "00000000-0000-4000-8000-000000000001"}, headers=headers)
+                                          "client_id": str(uuid.uuid4())}, headers=headers)
     page.get_by_role("tab", name="名簿").click()
     page.wait_for_selector("#roster-body tr[data-person-id]")
     assert page.locator("#roster-body tr").count() == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ def test_a_member_at_another_shelter_is_counted_not_named(desk, page: Any) -> No
     other = _db.session.scalar(select(Shelter).where(Shelter.name == "精華町立精北小学校"))
     hq = accounts.principal_by_id(factories.account(Role.HQ).id)
     checkin.checkin(hq, {"shelter_id": other.id, "person_id": family[2].id,
-                         "client_id": "00000000-0000-4000-8000-000000000001"})
+                         "client_id": str(uuid.uuid4())})
     payload = cards.issue_card(family[0].id)[1]
     page.keyboard.type(payload, delay=5)
     page.keyboard.press("Enter")

@@ -95,7 +95,7 @@ class EmulatedCardOS(SmartcardOS):
         self.log = open(args.log, "a", buffering=1, encoding="utf-8")
         self.retries = self._load_retries()
         self.files = {
-            0x0001: tlv(0xDF10, b"000000000000"),  # the 個人番号 EF (a dummy): must never be selected
+            0x0001: tlv(0xDF10, b"\xff" * 12),  # the 個人番号 EF (a dummy, no digits): must never be selected
             0x0002: basic_four(args.name, args.address, args.birth, args.sex),
             0x0003: b"\x30\x00",
             0x0004: b"\x7f\x21\x00",
