@@ -119,16 +119,11 @@ class DeskPollOut(Schema):
     poll_ms = fields.Integer(required=True)
 
 
-class ReaderOut(Schema):
-    """A paired reader as HQ lists it."""
+class ReaderOut(DeskReaderOut):
+    """A paired reader as HQ lists it: as the desk sees it, with its shelter and revocation."""
 
-    id = fields.Integer(required=True)
     shelter_id = fields.Integer(required=True)
     shelter_name = fields.String(required=True)
-    desk_label = fields.String(required=True)
-    name = fields.String(required=True)
-    paired_at = fields.String(required=True, metadata={"format": "date-time"})
-    last_read_at = fields.String(allow_none=True, required=True, metadata={"format": "date-time"})
     revoked_at = fields.String(allow_none=True, required=True, metadata={"format": "date-time"})
     active = fields.Boolean(required=True)
 

@@ -30,15 +30,21 @@ export function rosterShown() {
  * @param {object} options.actions {linkIc(personId), checkout(personId, reason, toShelterId)}
  * @param {(message: string) => boolean} options.confirm
  */
-export function renderRoster(data, {t, linkingIc, transferTargets, actions, confirm}) {
-  byId("roster-counts").textContent = countsText(data.counts, t);
+/** The roster table emptied, saying so when there is nothing to list; returns its body. */
+function emptyTable(count, t) {
   const body = byId("roster-body");
   body.textContent = "";
-  if (!data.items.length) {
+  if (!count) {
     const cell = body.insertRow().insertCell();
     cell.colSpan = 5;
     cell.textContent = t("no_results");
   }
+  return body;
+}
+
+export function renderRoster(data, {t, linkingIc, transferTargets, actions, confirm}) {
+  byId("roster-counts").textContent = countsText(data.counts, t);
+  const body = emptyTable(data.items.length, t);
   data.items.forEach((item) => {
     const person = item.person;
     const row = document.createElement("tr");
@@ -87,13 +93,7 @@ export function renderRoster(data, {t, linkingIc, transferTargets, actions, conf
  */
 export function renderPeople(data, {shelterId, t, onLink}) {
   byId("roster-counts").textContent = t("search_results", {n: data.items.length});
-  const body = byId("roster-body");
-  body.textContent = "";
-  if (!data.items.length) {
-    const cell = body.insertRow().insertCell();
-    cell.colSpan = 5;
-    cell.textContent = t("no_results");
-  }
+  const body = emptyTable(data.items.length, t);
   data.items.forEach((person) => {
     const row = document.createElement("tr");
     row.dataset.personId = person.id;
