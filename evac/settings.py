@@ -144,6 +144,13 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": os.environ.get("EVAC_RATELIMIT_STORAGE_URL", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "EVAC_LOGIN_RATE_LIMIT": os.environ.get("EVAC_LOGIN_RATE_LIMIT", "10 per minute"),
+        # Wrong guesses, counted in the database (every worker, every host), over one sliding window:
+        # passwords per user name and address and per address; card codes per account and address.
+        "EVAC_THROTTLE_WINDOW_MINUTES": _int("EVAC_THROTTLE_WINDOW_MINUTES", 15),
+        "EVAC_LOGIN_MAX_FAILURES": _int("EVAC_LOGIN_MAX_FAILURES", 5),
+        "EVAC_LOGIN_MAX_FAILURES_PER_ADDRESS": _int("EVAC_LOGIN_MAX_FAILURES_PER_ADDRESS", 30),
+        "EVAC_CARD_MAX_FAILURES": _int("EVAC_CARD_MAX_FAILURES", 20),
+        "EVAC_CARD_MAX_FAILURES_PER_ADDRESS": _int("EVAC_CARD_MAX_FAILURES_PER_ADDRESS", 40),
         # Wrong pairing codes per client address (a reader that pairs at once is never counted),
         # and pairing codes a desk screen may ask for.
         "EVAC_READER_PAIR_RATE_LIMIT": os.environ.get("EVAC_READER_PAIR_RATE_LIMIT", "10 per minute"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Integer, String, Table
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from evac.common.db import BigId, UTCDateTime, now_utc, str_enum
@@ -59,7 +59,34 @@ class ApiToken(db.Model):  # type: ignore[name-defined]
     label: Mapped[str] = mapped_column(String(100), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: until revoked
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffSession(db.Model):  # type: ignore[name-defined]
+    """One login: the cookie names it, logging out ends it here, so a copy of the cookie stops too."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)  # random, in the signed cookie
+    account_id: Mapped[int] = mapped_column(ForeignKey("staff_account.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthFailure(db.Model):  # type: ignore[name-defined]
+    """One wrong guess (a password, a card code) under the keys it counts against.
+
+    In the database, so every worker on every host counts the same guesses.
+    """
+
+    __tablename__ = "auth_failure"
+    __table_args__ = (Index("ix_auth_failure_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))  # e.g. "login-address:10.0.0.5"; a hash, no names
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc)
 
 
 class AuthState(db.Model):  # type: ignore[name-defined]

@@ -36,7 +36,8 @@ _PENDING = "audit.pending"
 _JOURNAL_LOCK = threading.Lock()
 
 
-def _actor_id() -> int | None:
+def actor_id() -> int | None:
+    """The account id of the request being served, or None (anonymous, or no request)."""
     if not has_request_context():
         return None
     user = current_user._get_current_object()
@@ -62,7 +63,7 @@ def _entry(action: str, *, subject_type: str | None, subject_id: object, shelter
         "subject_id": None if subject_id is None else str(subject_id),
         "shelter_id": shelter_id,
         "incident_id": _incident_id(),
-        "account_id": account_id if account_id is not None else _actor_id(),
+        "account_id": account_id if account_id is not None else actor_id(),
         "remote_addr": request.remote_addr if has_request_context() else None,
         "detail": detail or {},
     }

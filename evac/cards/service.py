@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from evac.accounts import throttle
 from evac.audit import service as audit
 from evac.cards import tokens
 from evac.cards.models import Card, ICCard
@@ -36,25 +37,15 @@ class CardMalformed(DomainError):
     code = "card_malformed"
 
 
-class CardForged(DomainError):
-    """The payload's signature does not verify and names no real card."""
+class CardInvalid(DomainError):
+    """Not a card of this town: forged, altered or unknown here — one answer for all three.
+
+    Which of them it was (a real serial with a wrong code, say) would tell a guesser that the
+    serial exists; only the audit keeps it (`detail.kind`: card_forged, card_altered, card_unknown).
+    """
 
     status = 403
-    code = "card_forged"
-
-
-class CardAltered(DomainError):
-    """The payload names a real card, but its signature does not verify: it was changed."""
-
-    status = 403
-    code = "card_altered"
-
-
-class CardUnknown(DomainError):
-    """A correctly signed payload for a card this database does not hold."""
-
-    status = 404
-    code = "card_unknown"
+    code = "card_invalid"
 
 
 class CardRevoked(DomainError):
@@ -110,6 +101,23 @@ def _refuse(error: DomainError, *, shelter_id: int | None, detail: dict[str, Any
     return error
 
 
+def _invalid(kind: str, *, shelter_id: int | None, detail: dict[str, Any], keys: list[throttle.Key]) -> DomainError:
+    throttle.count_failure(keys)
+    return _refuse(CardInvalid(_("このカードは使えません。本人確認のうえ、避難者カードで受付してください")),
+                   shelter_id=shelter_id, detail={"kind": kind, **detail})
+
+
+def guess_keys() -> list[throttle.Key]:
+    """What a wrong card code counts against: the account that scanned it and the address it came from."""
+    config = current_app.config
+    account = audit.actor_id()
+    address = request.remote_addr if has_request_context() else None
+    keys = [throttle.Key("card-address", address or "-", int(config["EVAC_CARD_MAX_FAILURES_PER_ADDRESS"]))]
+    if account is not None:
+        keys.insert(0, throttle.Key("card-account", str(account), int(config["EVAC_CARD_MAX_FAILURES"])))
+    return keys
+
+
 @dataclass(frozen=True)
 class CardHolder:
     """Who a scanned card names: the person's id and household."""
@@ -122,7 +130,12 @@ def resolve(payload: str, *, shelter_id: int | None = None) -> CardHolder:
     """The person a scanned QR payload or typed fallback code names; refusals are audited.
 
     Joins the caller's unit: the signature is checked first (no database), then one lookup.
+    Codes that are not this town's (forged, altered, unknown) count as guesses; past the limit
+    (per account and per address) every code is refused for a while with `TooManyAttempts`.
     """
+    keys = guess_keys()
+    throttle.refuse_if_limited(keys, _("無効なカードの読み取りが続いたため、しばらく読み取りを止めています。"
+                                       "本部に連絡してください"))
     key = card_key()
     # Nothing derived from a refused payload is kept but its length: it might be anything typed.
     shape = {"length": len(payload)}
@@ -143,15 +156,10 @@ def resolve(payload: str, *, shelter_id: int | None = None) -> CardHolder:
                       shelter_id=shelter_id, detail=shape) from None
     except tokens.TokenSignatureInvalid as exc:
         genuine = db.session.scalar(select(card_table.c.id).where(card_table.c.serial == exc.serial)) is not None
-        error: DomainError = (
-            CardAltered(_("このカードは改変されています。本人確認のうえ、カードを再発行してください"))
-            if genuine else CardForged(_("このカードは無効です（偽造の可能性）。本人確認をしてください"))
-        )
-        raise _refuse(error, shelter_id=shelter_id,
-                      detail={**shape, "serial": exc.serial if genuine else None}) from None
+        raise _invalid("card_altered" if genuine else "card_forged", shelter_id=shelter_id, keys=keys,
+                       detail={**shape, "serial": exc.serial if genuine else None}) from None
     if row is None:
-        raise _refuse(CardUnknown(_("このカードは登録されていません。避難者カードで受付してください")),
-                      shelter_id=shelter_id, detail=shape)
+        raise _invalid("card_unknown", shelter_id=shelter_id, detail=shape, keys=keys)
     if row.revoked_at is not None:
         raise _refuse(CardRevoked(_("このカードは再発行により無効になっています。新しいカードか本人確認で受付してください")),
                       shelter_id=shelter_id, detail={"serial": row.serial, "person_id": row.person_id})

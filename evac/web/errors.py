@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -86,7 +86,13 @@ def _webargs_fields(error: HTTPException) -> dict[str, Any]:
 
 def handle_domain_error(error: DomainError) -> tuple[Response | str, int]:
     """Refusals raised by services: roll back whatever the request had started."""
-    return _respond(error.status, error.code, error.message, error.fields, **error.extra)
+    body, status = _respond(error.status, error.code, error.message, error.fields, **error.extra)
+    retry_after = error.extra.get("retry_after")
+    if retry_after is None:
+        return body, status
+    response = make_response(body, status)
+    response.headers["Retry-After"] = str(retry_after)
+    return response, status
 
 
 def handle_http_exception(error: HTTPException) -> tuple[Response | str, int] | HTTPException:

@@ -38,7 +38,7 @@ def _refusal(client, desk, payload: str):
     return response.status_code, response.get_json()["error"]["code"]
 
 
-def test_each_kind_of_bad_card_has_its_own_code_and_is_audited(client: FlaskClient, db, desk) -> None:
+def test_bad_cards_do_not_tell_which_serials_exist_and_the_audit_keeps_each_kind(client: FlaskClient, db, desk) -> None:
     person = factories.person()
     old, old_payload = cards.issue_card(person.id)
     card, payload = cards.issue_card(person.id)
@@ -51,13 +51,14 @@ def test_each_kind_of_bad_card_has_its_own_code_and_is_audited(client: FlaskClie
         ("revoked", old_payload), ("altered", altered), ("forged", forged), ("unknown", unknown),
         ("malformed", "HELLO WORLD")]}
     assert results == {
-        "revoked": (410, "card_revoked"), "altered": (403, "card_altered"), "forged": (403, "card_forged"),
-        "unknown": (404, "card_unknown"), "malformed": (422, "card_malformed"),
+        "revoked": (410, "card_revoked"), "altered": (403, "card_invalid"), "forged": (403, "card_invalid"),
+        "unknown": (403, "card_invalid"), "malformed": (422, "card_malformed"),
     }
     refused = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "card.refused")
                                  .order_by(AuditEvent.id)).all()
     assert [e.detail["code"] for e in refused] == [
-        "card_revoked", "card_altered", "card_forged", "card_unknown", "card_malformed"]
+        "card_revoked", "card_invalid", "card_invalid", "card_invalid", "card_malformed"]
+    assert [e.detail.get("kind") for e in refused] == [None, "card_altered", "card_forged", "card_unknown", None]
     assert all(e.outcome == "refused" and e.shelter_id == desk["shelter"].id and e.account_id for e in refused)
     assert db.session.scalars(select(Stay)).all() == []
 
