@@ -14,7 +14,8 @@ from flask_login import login_required
 from evac.accounts.auth import api_blueprint, current_account, require_roles
 from evac.accounts.models import Role
 from evac.common.db import now_utc
-from evac.hq import exports, incidents, inquiries, service
+from evac.common.errors import ErrorOut
+from evac.hq import closing, exports, incidents, inquiries, service
 from evac.hq.schemas import (
     CloseReportOut,
     ExportArgs,
@@ -25,6 +26,8 @@ from evac.hq.schemas import (
     IncidentPatch,
     InquiryIn,
     InquiryOut,
+    MoveAllIn,
+    MoveAllOut,
     OccupancyOut,
     ShelterSearchArgs,
     ShelterSearchOut,
@@ -81,6 +84,18 @@ class ShelterSearch(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Shelters by name, kana, code or municipality (to find a closed one to open)."""
         return {"items": service.find_shelters(args["q"], status=args["status"], limit=args["limit"])}
+
+
+@blp.route("/shelters/<int:shelter_id>/move-all")
+class MoveAll(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(MoveAllIn)
+    @blp.response(200, MoveAllOut)
+    @blp.alt_response(409, schema=ErrorOut, description="shelter_closed: the target is not open")
+    def post(self, body: dict[str, Any], shelter_id: int) -> dict[str, Any]:
+        """「全員を移動」: every open stay of the shelter becomes a transfer to `to_shelter_id` (audited,
+        with a `transfer` event each), so that the shelter can then be closed."""
+        return closing.move_all(current_account(), shelter_id, body["to_shelter_id"])
 
 
 @blp.route("/incidents")
@@ -323,14 +338,16 @@ def dashboard() -> ResponseReturnValue:
         refresh = max(2, min(300, int(request.args.get("refresh", DEFAULT_REFRESH_SECONDS))))
     except ValueError:
         refresh = DEFAULT_REFRESH_SECONDS
-    config = {
+    # Not `config`: that name would shadow Flask's config in the templates, and base.html's
+    # header reads the town's name from it.
+    hq_config = {
         "refreshSeconds": refresh,
         "messages": _messages(),
         "needLabels": list(_need_labels().items()),
         "syncConnector": current_app.config["EVAC_SYNC_CONNECTOR"],
         "role": current_account().role.value,
     }
-    return render_template("hq/dashboard.html", config=config, need_labels=_need_labels(),
+    return render_template("hq/dashboard.html", hq_config=hq_config, need_labels=_need_labels(),
                            incident_config={"messages": _incident_messages()})
 
 
