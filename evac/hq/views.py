@@ -289,6 +289,12 @@ def _messages() -> dict[str, str]:
         "map_offline": _("地図を読み込めません（オフライン）。一覧表はそのまま使えます。"),
         "people": _("%(n)s人"),
         "open_action": _("開設"), "close_action": _("閉鎖"), "full_action": _("満員にする"),
+        "move_all": _("全員を%(name)sへ移動"), "move_target": _("移動先"),
+        "move_choose": _("移動先の避難所を選んでください"),
+        "confirm_move_all": _("%(from)s に受付中の %(n)s 人全員を %(to)s へ移動します。"
+                              "一人ずつ移動として記録され、被災者支援システムにも送られます。よろしいですか"),
+        "moved_all": _("%(n)s 人を %(from)s から %(to)s へ移動しました。%(from)s を閉鎖できます"),
+        "kind.evacuation": _("指定避難所"), "kind.emergency": _("指定緊急避難場所"), "kind.welfare": _("福祉避難所"),
         "reopen_action": _("受付再開"), "capacity_action": _("定員設定"), "trend_action": _("推移"),
         "select": _("選択"),
         "exports_for": _("%(name)s の名簿"),
