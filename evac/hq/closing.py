@@ -57,8 +57,10 @@ def move_all(account: Principal, shelter_id: int, to_shelter_id: int) -> dict[st
     is not an error: a repeated request (a double click) answers `moved: 0` and changes nothing.
     """
     incident = incidents.required(lock=True)
-    source = shelters.get_shelter(shelter_id)
-    target = shelters.get_shelter(to_shelter_id)
+    # Both rows locked in id order (a close of either waits for the move, and two moves cannot deadlock).
+    first, second = sorted((shelter_id, to_shelter_id))
+    locked = {first: shelters.get_shelter(first, lock=True), second: shelters.get_shelter(second, lock=True)}
+    source, target = locked[shelter_id], locked[to_shelter_id]
     if target.id == source.id:
         raise ValidationFailed(_("移動先が現在の避難所と同じです"), fields={"to_shelter_id": "same shelter"})
     if target.status is ShelterStatus.CLOSED:

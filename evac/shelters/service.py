@@ -76,9 +76,10 @@ def list_shelters(scope: frozenset[int] | None, *, limit: int = 100, cursor: int
     return ShelterPage(items, total, shelters[-1].id if more else None)
 
 
-def get_shelter(shelter_id: int) -> Shelter:
-    """The shelter with this id, or `NotFound` (joins the caller's unit)."""
-    shelter = db.session.get(Shelter, shelter_id)
+def get_shelter(shelter_id: int, *, lock: bool = False) -> Shelter:
+    """The shelter with this id, or `NotFound` (joins the caller's unit); `lock`: row-locked on
+    PostgreSQL until the unit ends (SQLite's writing units hold the database's write lock anyway)."""
+    shelter = db.session.get(Shelter, shelter_id, with_for_update=lock or None)
     if shelter is None:
         raise NotFound(_("避難所が見つかりません"), shelter_id=shelter_id)
     return shelter
@@ -124,7 +125,8 @@ def _refuse_closing_with_people(shelter: Shelter) -> None:
 def update_shelter(shelter_id: int, *, status: str | None = None, capacity: int | None = None,
                    capacity_given: bool = False) -> tuple[Shelter, Occupancy]:
     """Open, close, mark full or set the capacity; audited, with a `shelter.updated` outbox event."""
-    shelter = get_shelter(shelter_id)
+    # Locked: a close and HQ's move of everyone out (evac.hq.closing) on the same shelter take turns.
+    shelter = get_shelter(shelter_id, lock=True)
     changes: dict[str, object] = {}
     if capacity_given and capacity != shelter.capacity:
         if capacity is not None and capacity < 0:

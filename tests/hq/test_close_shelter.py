@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from evac.accounts.models import Role
 from evac.audit.models import AuditEvent
+from evac.hq import tallies
 from evac.outbox.models import OutboxEvent
 from evac.shelters.models import Shelter, ShelterKind, ShelterStatus
 from evac.stays.models import ShelterTally, Stay
@@ -109,9 +110,11 @@ def test_move_all_then_close(client: FlaskClient, db: Any) -> None:
     assert summary.subject_id == str(source.id) and summary.detail["moved"] == 5
     assert summary.detail["to_shelter_id"] == target.id
 
-    # The counters equal a recount from the stays.
+    # The counters equal a recount from the stays (households, needs, pets, whereabouts: all of them).
     for sid, n in ((source.id, 0), (target.id, 5)):
         assert db.session.scalar(select(ShelterTally.occupancy).where(ShelterTally.shelter_id == sid)) == n
+    db.session.rollback()
+    assert tallies.rebuild(dry_run=True).corrected == []
 
     # A second press moves nobody and changes nothing.
     again = client.post(f"/api/v1/shelters/{source.id}/move-all", json={"to_shelter_id": target.id}, headers=headers)
