@@ -35,6 +35,7 @@ class ShelterOccupancyOut(Schema):
     id = fields.Integer()
     code = fields.String()
     name = fields.String()
+    name_kana = fields.String(allow_none=True, metadata={"description": "the reading (sort by it for 五十音 order)"})
     status = fields.String()
     municipality_code = fields.String(allow_none=True)
     municipality_name = fields.String(allow_none=True)
@@ -108,6 +109,9 @@ class FoundShelterOut(Schema):
     capacity = fields.Integer(allow_none=True)
     municipality_name = fields.String(allow_none=True)
     address = fields.String(allow_none=True)
+    name_kana = fields.String(allow_none=True, metadata={"description": "the reading; results are in its 五十音 order"})
+    kind = fields.String(required=True, metadata={"description": "evacuation (指定避難所), emergency (指定緊急避難場所), "
+                                                                 "welfare (福祉避難所)"})
 
 
 class ShelterSearchOut(Schema):
@@ -162,6 +166,35 @@ class ShelterSearchArgs(Schema):
     q = fields.String(load_default="", validate=validate.Length(max=100))
     status = fields.String(load_default=None, validate=validate.OneOf([s.value for s in ShelterStatus]))
     limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class MoveAllIn(Schema):
+    """POST /api/v1/shelters/{id}/move-all: where everyone registered at the shelter goes."""
+
+    to_shelter_id = fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class MovedShelterOut(Schema):
+    """A shelter after the move, with its live counts."""
+
+    id = fields.Integer(required=True)
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    status = fields.String(required=True)
+    capacity = fields.Integer(allow_none=True)
+    municipality_code = fields.String(allow_none=True)
+    occupancy = fields.Integer(required=True)
+    households = fields.Integer(required=True)
+
+
+class MoveAllOut(Schema):
+    """The outcome of moving everyone: how many, by whereabouts, and both shelters' counts."""
+
+    moved = fields.Integer(required=True)
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
+                         metadata={"description": "people moved per stay status (present, outing, at_home, in_car)"})
+    shelter = fields.Nested(MovedShelterOut, required=True)
+    to_shelter = fields.Nested(MovedShelterOut, required=True)
 
 
 class InquiryIn(Schema):

@@ -22,7 +22,7 @@ from evac.common.textnorm import kana_key
 from evac.extensions import db
 from evac.outbox.models import BatchStatus, OutboxEvent, SyncBatch, SyncConnector
 from evac.shelters.models import Shelter, ShelterStatus
-from evac.shelters.service import get_shelter
+from evac.shelters.service import get_shelter, reading_order
 from evac.stays.models import NEED_COLUMNS, OccupancyHour, ShelterTally
 
 ACTIVE = (ShelterStatus.OPEN, ShelterStatus.FULL)
@@ -32,8 +32,8 @@ NEAR_FULL = 0.8
 TREND_HOURS = 24
 SYNC_CONNECTORS = ("http", "csv")
 
-_SHELTER_COLUMNS = (Shelter.id, Shelter.code, Shelter.name, Shelter.status, Shelter.capacity,
-                    Shelter.municipality_code, Shelter.municipality_name, Shelter.address, Shelter.lat,
+_SHELTER_COLUMNS = (Shelter.id, Shelter.code, Shelter.name, Shelter.name_kana, Shelter.status,
+                    Shelter.capacity, Shelter.municipality_code, Shelter.municipality_name, Shelter.address, Shelter.lat,
                     Shelter.lon, Shelter.kind, Shelter.opened_at, Shelter.updated_at)
 
 
@@ -54,7 +54,7 @@ def _raw_iso(value: Any) -> str | None:
 def _summary_query() -> Any:
     return (
         select(
-            Shelter.id, Shelter.code, Shelter.name, Shelter.status, Shelter.capacity,
+            Shelter.id, Shelter.code, Shelter.name, Shelter.name_kana, Shelter.status, Shelter.capacity,
             Shelter.municipality_code, Shelter.municipality_name, Shelter.lat, Shelter.lon, Shelter.updated_at,
             ShelterTally.occupancy, ShelterTally.households, ShelterTally.at_home, ShelterTally.in_car,
             ShelterTally.pets, *(getattr(ShelterTally, c) for c in NEED_COLUMNS), ShelterTally.updated_at,
@@ -116,7 +116,7 @@ def occupancy_summary_json() -> str:
     capacity_total = capacity_unknown = near_full = full = 0
     parts: list[str] = []
     append = parts.append
-    for (sid, code, name, status, capacity, mcode, mname, lat, lon, shelter_updated,
+    for (sid, code, name, kana, status, capacity, mcode, mname, lat, lon, shelter_updated,
          occupancy, households, at_home, in_car, pets, *rest) in rows:
         tally_updated = rest[-1]
         if occupancy is None:  # no counter row yet: nobody has stayed there
@@ -129,7 +129,8 @@ def occupancy_summary_json() -> str:
         ratio = occupancy / capacity if capacity else None
         last_change = tally_updated if tally_updated and tally_updated > shelter_updated else shelter_updated
         append(
-            f'{{"id":{sid},"code":{_text(code)},"name":{_text(name)},"status":{_text(status)},'
+            f'{{"id":{sid},"code":{_text(code)},"name":{_text(name)},"name_kana":{_text(kana)},'
+            f'"status":{_text(status)},'
             f'"municipality_code":{_text(mcode)},"municipality_name":{_text(mname)},'
             f'"lat":{_number(lat)},"lon":{_number(lon)},"capacity":{_number(capacity)},'
             f'"occupancy":{occupancy},"households":{households},"at_home":{at_home},"in_car":{in_car},'
@@ -258,9 +259,15 @@ def shelter_sync_states(shelter_ids: Sequence[int], connector: str) -> dict[int,
     return result
 
 
+# How many matches a search sorts in 五十音 order before it keeps the first `limit`.
+SEARCH_SORT_WINDOW = 500
+
+
 @read_only
 def find_shelters(query: str, *, status: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
-    """Shelters by name, kana or code (to open a closed one from the HQ page), with their counts."""
+    """Shelters by name, kana or code (to open a closed one from the HQ page), by municipality and
+    then in 五十音 order of the reading; each with its kind and code, so that two shelters of the
+    same name (a school's gym and its hall) can be told apart."""
     text = query.strip()
     stmt = select(*_SHELTER_COLUMNS)
     if text:
@@ -269,7 +276,10 @@ def find_shelters(query: str, *, status: str | None = None, limit: int = 20) -> 
                               Shelter.code == text, Shelter.municipality_name.contains(text, autoescape=True)))
     if status:
         stmt = stmt.where(Shelter.status == ShelterStatus(status))
-    rows = db.session.execute(stmt.order_by(Shelter.municipality_code, Shelter.name_kana, Shelter.id).limit(limit))
-    result = [{"id": r.id, "code": r.code, "name": r.name, "status": r.status.value, "capacity": r.capacity,
-               "municipality_name": r.municipality_name, "address": r.address} for r in rows]
-    return result
+    # The database orders by code point; a window of its first rows is put in 五十音 order here.
+    rows = list(db.session.execute(stmt.order_by(Shelter.municipality_code, Shelter.name_kana, Shelter.id)
+                                   .limit(max(limit, SEARCH_SORT_WINDOW))))
+    rows.sort(key=lambda r: (r.municipality_code or "", reading_order(r.name_kana, r.name), r.id))
+    return [{"id": r.id, "code": r.code, "name": r.name, "name_kana": r.name_kana, "kind": r.kind.value,
+             "status": r.status.value, "capacity": r.capacity, "municipality_name": r.municipality_name,
+             "address": r.address} for r in rows[:limit]]

@@ -14,7 +14,8 @@ from flask_login import login_required
 from evac.accounts.auth import api_blueprint, current_account, require_roles
 from evac.accounts.models import Role
 from evac.common.db import now_utc
-from evac.hq import exports, incidents, inquiries, service
+from evac.common.errors import ErrorOut
+from evac.hq import closing, exports, incidents, inquiries, service
 from evac.hq.schemas import (
     CloseReportOut,
     ExportArgs,
@@ -25,6 +26,8 @@ from evac.hq.schemas import (
     IncidentPatch,
     InquiryIn,
     InquiryOut,
+    MoveAllIn,
+    MoveAllOut,
     OccupancyOut,
     ShelterSearchArgs,
     ShelterSearchOut,
@@ -81,6 +84,18 @@ class ShelterSearch(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Shelters by name, kana, code or municipality (to find a closed one to open)."""
         return {"items": service.find_shelters(args["q"], status=args["status"], limit=args["limit"])}
+
+
+@blp.route("/shelters/<int:shelter_id>/move-all")
+class MoveAll(MethodView):
+    @require_roles(*HQ_ROLES)
+    @blp.arguments(MoveAllIn)
+    @blp.response(200, MoveAllOut)
+    @blp.alt_response(409, schema=ErrorOut, description="shelter_closed: the target is not open")
+    def post(self, body: dict[str, Any], shelter_id: int) -> dict[str, Any]:
+        """「全員を移動」: every open stay of the shelter becomes a transfer to `to_shelter_id` (audited,
+        with a `transfer` event each), so that the shelter can then be closed."""
+        return closing.move_all(current_account(), shelter_id, body["to_shelter_id"])
 
 
 @blp.route("/incidents")
@@ -274,6 +289,12 @@ def _messages() -> dict[str, str]:
         "map_offline": _("地図を読み込めません（オフライン）。一覧表はそのまま使えます。"),
         "people": _("%(n)s人"),
         "open_action": _("開設"), "close_action": _("閉鎖"), "full_action": _("満員にする"),
+        "move_all": _("全員を%(name)sへ移動"), "move_target": _("移動先"),
+        "move_choose": _("移動先の避難所を選んでください"),
+        "confirm_move_all": _("%(from)s に受付中の %(n)s 人全員を %(to)s へ移動します。"
+                              "一人ずつ移動として記録され、被災者支援システムにも送られます。よろしいですか"),
+        "moved_all": _("%(n)s 人を %(from)s から %(to)s へ移動しました。%(from)s を閉鎖できます"),
+        "kind.evacuation": _("指定避難所"), "kind.emergency": _("指定緊急避難場所"), "kind.welfare": _("福祉避難所"),
         "reopen_action": _("受付再開"), "capacity_action": _("定員設定"), "trend_action": _("推移"),
         "select": _("選択"),
         "exports_for": _("%(name)s の名簿"),
@@ -323,14 +344,16 @@ def dashboard() -> ResponseReturnValue:
         refresh = max(2, min(300, int(request.args.get("refresh", DEFAULT_REFRESH_SECONDS))))
     except ValueError:
         refresh = DEFAULT_REFRESH_SECONDS
-    config = {
+    # Not `config`: that name would shadow Flask's config in the templates, and base.html's
+    # header reads the town's name from it.
+    hq_config = {
         "refreshSeconds": refresh,
         "messages": _messages(),
         "needLabels": list(_need_labels().items()),
         "syncConnector": current_app.config["EVAC_SYNC_CONNECTOR"],
         "role": current_account().role.value,
     }
-    return render_template("hq/dashboard.html", config=config, need_labels=_need_labels(),
+    return render_template("hq/dashboard.html", hq_config=hq_config, need_labels=_need_labels(),
                            incident_config={"messages": _incident_messages()})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,7 +11,8 @@ from sqlalchemy import func, select
 
 from evac.audit import service as audit
 from evac.common.db import now_utc, read_only, writing
-from evac.common.errors import NotFound, ValidationFailed
+from evac.common.errors import Conflict, NotFound, ValidationFailed
+from evac.common.textnorm import kana_key
 from evac.extensions import db
 from evac.incidents import service as incidents
 from evac.outbox import service as outbox
@@ -18,7 +20,31 @@ from evac.shelters.models import Shelter, ShelterStatus
 from evac.stays import service as stays
 from evac.stays.service import Occupancy
 
-__all__ = ["Occupancy", "ShelterPage", "get_shelter", "list_shelters", "shelter_payload", "update_shelter"]
+__all__ = ["Occupancy", "ShelterNotEmpty", "ShelterPage", "get_shelter", "list_shelters", "shelter_payload",
+           "reading_order", "update_shelter"]
+
+
+class ShelterNotEmpty(Conflict):
+    """A shelter with open stays cannot close: its people would drop out of every count while still there."""
+
+    code = "shelter_not_empty"
+
+
+_SMALL_KANA = str.maketrans("ァィゥェォッャュョヮヵヶ", "アイウエオツヤユヨワカケ")
+_VOICING_MARKS = dict.fromkeys((0x3099, 0x309A))  # combining (han)dakuten, after NFD
+
+
+def reading_order(name_kana: str | None, name: str) -> tuple[int, str, str, str]:
+    """Sort key of a shelter in 五十音 order of its reading (name_kana).
+
+    Code point order of kana is close to 五十音 but not it: ガ would sort apart from カ's other
+    words once a second letter differs, small ッ/ャ before their big letter, hiragana after every
+    katakana. As dictionaries do, voiced and small kana sort as their plain letter first, and only
+    break ties. A shelter without a reading sorts after those with one, by its name.
+    """
+    reading = kana_key(name_kana)
+    plain = unicodedata.normalize("NFD", reading).translate(_VOICING_MARKS).translate(_SMALL_KANA)
+    return (0 if reading else 1, plain, reading, name)
 
 
 @dataclass(frozen=True)
@@ -50,9 +76,10 @@ def list_shelters(scope: frozenset[int] | None, *, limit: int = 100, cursor: int
     return ShelterPage(items, total, shelters[-1].id if more else None)
 
 
-def get_shelter(shelter_id: int) -> Shelter:
-    """The shelter with this id, or `NotFound` (joins the caller's unit)."""
-    shelter = db.session.get(Shelter, shelter_id)
+def get_shelter(shelter_id: int, *, lock: bool = False) -> Shelter:
+    """The shelter with this id, or `NotFound` (joins the caller's unit); `lock`: row-locked on
+    PostgreSQL until the unit ends (SQLite's writing units hold the database's write lock anyway)."""
+    shelter = db.session.get(Shelter, shelter_id, with_for_update=lock or None)
     if shelter is None:
         raise NotFound(_("避難所が見つかりません"), shelter_id=shelter_id)
     return shelter
@@ -77,11 +104,29 @@ def shelter_payload(shelter: Shelter) -> dict[str, object]:
     }
 
 
+def _refuse_closing_with_people(shelter: Shelter) -> None:
+    """Refuse to close a shelter that still has open stays (present, out, at home or in a car).
+
+    Closed shelters are left out of HQ's totals, its table and the public page, so closing one
+    with people registered there would make them vanish from the counts while the database still
+    holds them as staying. HQ moves them first (every stay to another open shelter, as
+    transfers) or the desk records them as left.
+    """
+    counts = stays.status_counts(shelter.id)
+    present = sum(counts.values())
+    if present:
+        raise ShelterNotEmpty(
+            _("%(name)s には受付中の人が %(n)s 人います。全員を別の避難所へ移動するか、退所を記録してから閉鎖してください",
+              name=shelter.name, n=present),
+            fields={"status": "shelter has open stays"}, shelter_id=shelter.id, present=present, counts=counts)
+
+
 @writing
 def update_shelter(shelter_id: int, *, status: str | None = None, capacity: int | None = None,
                    capacity_given: bool = False) -> tuple[Shelter, Occupancy]:
     """Open, close, mark full or set the capacity; audited, with a `shelter.updated` outbox event."""
-    shelter = get_shelter(shelter_id)
+    # Locked: a close and HQ's move of everyone out (evac.hq.closing) on the same shelter take turns.
+    shelter = get_shelter(shelter_id, lock=True)
     changes: dict[str, object] = {}
     if capacity_given and capacity != shelter.capacity:
         if capacity is not None and capacity < 0:
@@ -92,6 +137,8 @@ def update_shelter(shelter_id: int, *, status: str | None = None, capacity: int 
         new = ShelterStatus(status)
         if shelter.status is ShelterStatus.CLOSED:
             incidents.required(lock=True)  # shelters open under an incident (a disaster or a drill)
+        if new is ShelterStatus.CLOSED:
+            _refuse_closing_with_people(shelter)
         changes["status"] = [shelter.status.value, new.value]
         if shelter.status is ShelterStatus.CLOSED:
             shelter.opened_at, shelter.closed_at = now_utc(), None

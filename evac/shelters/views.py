@@ -8,6 +8,7 @@ from flask.views import MethodView
 
 from evac.accounts.auth import api_blueprint, current_account, ensure_shelter_access, require_roles
 from evac.accounts.models import Role
+from evac.common.errors import ErrorOut
 from evac.shelters import service
 from evac.shelters.models import Shelter
 from evac.shelters.schemas import ShelterListArgs, ShelterOut, ShelterPageOut, ShelterPatch
@@ -46,7 +47,10 @@ class ShelterItem(MethodView):
     @require_roles(Role.ADMIN, Role.HQ)
     @blp.arguments(ShelterPatch)
     @blp.response(200, ShelterOut)
+    @blp.alt_response(409, schema=ErrorOut,
+                      description="shelter_not_empty: people are still registered there (`present`, `counts`); "
+                                  "move them (POST /api/v1/shelters/{id}/move-all) or record them as left first")
     def patch(self, body: dict[str, Any], shelter_id: int) -> dict[str, Any]:
-        """Open, close, mark full or set the capacity (hq and admin)."""
+        """Open, close, mark full or set the capacity (hq and admin). Closing needs the shelter empty."""
         return _out(*service.update_shelter(shelter_id, status=body.get("status"), capacity=body.get("capacity"),
                                             capacity_given="capacity" in body))

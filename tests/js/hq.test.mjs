@@ -7,7 +7,8 @@ import {makeAnswer} from "../../evac/static/js/api.js";
 import {translator} from "../../evac/static/js/i18n.js";
 import {ago, num} from "../../evac/static/hq/format.js";
 import {
-  alertRows, filterRows, freshAlerts, isFull, isNear, municipalities, nextSort, pageOf, parseCapacity, sortRows,
+  alertRows, filterRows, freshAlerts, isFull, isNear, isPastCapacityAndOpen, municipalities, nextSort, pageOf,
+  parseCapacity, readingKey, sortRows,
 } from "../../evac/static/hq/model.js";
 import {createPoller} from "../../evac/static/hq/poll.js";
 import {syncBanner, syncCell} from "../../evac/static/hq/sync.js";
@@ -27,6 +28,25 @@ function row(id, fields) {
   }, fields);
 }
 
+describe("五十音 order", () => {
+  it("sorts by the reading: voiced and small kana as their plain letter, hiragana as katakana", () => {
+    const rows = [
+      row(1, {name: "北公民館", name_kana: "キタ"}), row(2, {name: "銀河ホール", name_kana: "ぎんが"}),
+      row(3, {name: "川公民館", name_kana: "カワ"}), row(4, {name: "学園会館", name_kana: "ガクエン"}),
+      row(5, {name: "読みなし", name_kana: null}), row(6, {name: "キッズ館", name_kana: "ｷｯｽﾞ"}),
+    ];
+    const sorted = sortRows(rows, {key: "name", dir: 1}).map((r) => r.id);
+    // Code point order of the readings would be 2 (hiragana), 3, 4, 1, 6; of the names, kanji order.
+    assert.deepEqual(sorted, [4, 3, 1, 6, 2, 5]);
+  });
+
+  it("keeps exact readings apart after the plain letters tie", () => {
+    assert.ok(readingKey("カキ", "") < readingKey("ガキ", ""));
+    assert.ok(readingKey("ガキ", "") < readingKey("カク", ""));
+    assert.equal(readingKey("かわ", ""), readingKey("カワ", ""));
+  });
+});
+
 describe("rows", () => {
   const rows = [
     row(1, {fill: 1.05, occupancy: 105}), row(2, {status: "full", fill: 0.5, occupancy: 50}),
@@ -37,6 +57,11 @@ describe("rows", () => {
   it("full is marked full or at capacity; near is 80 % and not full", () => {
     assert.deepEqual(rows.map(isFull), [true, true, false, false, false]);
     assert.deepEqual(rows.map(isNear), [false, false, true, false, false]);
+  });
+
+  it("a shelter past capacity still marked open asks to be marked full", () => {
+    assert.deepEqual(rows.map(isPastCapacityAndOpen), [true, false, false, false, false]);
+    assert.equal(isPastCapacityAndOpen(row(9, {status: "full", fill: 1.2})), false);
   });
 
   it("filter by name or code, municipality, status, need, pets, near full", () => {

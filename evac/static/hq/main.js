@@ -59,6 +59,7 @@ function start(root) {
     state.alerted = ids;
     renderAlerts(alerts, fresh, {
       t, onSelect: (id) => select(id, true), onMore: () => { showNearOnly(); state.page = 0; drawTable(); },
+      onMarkFull: markFull,
     });
   }
 
@@ -114,18 +115,38 @@ function start(root) {
     if (scroll) byId("detail").scrollIntoView({behavior: "smooth", block: "nearest"});
   }
 
+  function showFailure(answer) {
+    const message = answer.error ? answer.error.message : answer.offline ? t("network_error") : String(answer.status);
+    showOutcome(false, t("error", {message}));
+  }
+
   async function patch(id, body, name) {
     const answer = await api.patch("/api/v1/shelters/" + id, body);
     if (answer.ok) {
       showOutcome(true, t("saved", {name}));
       await poller.refresh();
-    } else {
-      const message = answer.error ? answer.error.message : answer.offline ? t("network_error") : String(answer.status);
-      showOutcome(false, t("error", {message}));
-    }
+    } else showFailure(answer);
+    return answer;
   }
 
-  setupDetail({t, selectedRow, patch, onClose: () => { state.selected = null; drawDetail(); drawTable(); }});
+  async function moveAll(fromId, toId, fromName, toName) {
+    const answer = await api.post("/api/v1/shelters/" + fromId + "/move-all", {to_shelter_id: toId});
+    if (answer.ok) {
+      showOutcome(true, t("moved_all", {n: num(answer.data.moved), from: fromName, to: toName}));
+      await poller.refresh();
+    } else showFailure(answer);
+    return answer;
+  }
+
+  async function markFull(row) {
+    if (!window.confirm(t("confirm_full", {name: row.name}))) return;
+    await patch(row.id, {status: "full"}, row.name);
+  }
+
+  setupDetail({
+    t, selectedRow, patch, moveAll, targets: () => state.rows,
+    onClose: () => { state.selected = null; drawDetail(); drawTable(); },
+  });
   setupOpenForm({t, patch, search: (q) => api.get("/api/v1/hq/shelters?status=closed&q=" + encodeURIComponent(q))});
   setupTable({
     onFilter: () => { state.page = 0; drawTable(); },

@@ -13,13 +13,38 @@ export function isFull(row) {
   return row.status === "full" || (row.fill !== null && row.fill >= 1);
 }
 
+/** At or past its capacity while still marked open: HQ should mark it full. */
+export function isPastCapacityAndOpen(row) {
+  return row.status === "open" && row.fill !== null && row.fill >= 1;
+}
+
 /** At 80 % or more of its capacity, and not full. */
 export function isNear(row) {
   return !isFull(row) && row.fill !== null && row.fill >= NEAR_FULL;
 }
 
+// Small katakana (ァィゥェォッャュョヮ) sit one code point before their big letter; ヵ and ヶ do not.
+const SMALL_KANA = /[\u30a1\u30a3\u30a5\u30a7\u30a9\u30c3\u30e3\u30e5\u30e7\u30ee]/g;
+const SMALL_KA_KE = {"\u30f5": "\u30ab", "\u30f6": "\u30b1"};
+
+/**
+ * The sort key of a reading in 五十音 order (as evac.shelters.service.reading_order): katakana,
+ * full width, no spaces; voiced and small kana as their plain letter first, the exact reading
+ * breaking ties. Code point order would put every hiragana reading before katakana and ガ apart
+ * from カ. No reading: after every shelter that has one, by name.
+ */
+export function readingKey(kana, name) {
+  const reading = String(kana || "").normalize("NFKC").replace(/[\s\u3000]/g, "")
+    .replace(/[\u3041-\u3096]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0x60));
+  if (!reading) return "\uffff" + String(name || "");
+  const plain = reading.normalize("NFD").replace(/[\u3099\u309a]/g, "")
+    .replace(SMALL_KANA, (c) => String.fromCharCode(c.charCodeAt(0) + 1))
+    .replace(/[\u30f5\u30f6]/g, (c) => SMALL_KA_KE[c]);
+  return plain + "\u0000" + reading;
+}
+
 export const sorters = {
-  name: (r) => r.name,
+  name: (r) => readingKey(r.name_kana, r.name),
   status: (r) => (r.status === "full" ? 1 : 0),
   fill: (r) => (r.fill === null ? -1 : r.fill) * 1e7 + r.occupancy,
   households: (r) => r.households,

@@ -2,16 +2,16 @@
 
 import {byId, el} from "../../js/dom.js";
 import {num, pct} from "../format.js";
-import {isFull} from "../model.js";
+import {isFull, isPastCapacityAndOpen} from "../model.js";
 
 export const ALERTS_SHOWN = 8;
 
 /**
  * @param {object[]} alerts the alert rows, fullest first (model.alertRows)
  * @param {object[]} fresh those new since the last poll
- * @param {object} options {t, onSelect(id), onMore()}
+ * @param {object} options {t, onSelect(id), onMore(), onMarkFull(row)}
  */
-export function renderAlerts(alerts, fresh, {t, onSelect, onMore}) {
+export function renderAlerts(alerts, fresh, {t, onSelect, onMore, onMarkFull}) {
   const list = byId("alert-list");
   list.replaceChildren();
   if (!alerts.length) list.append(el("li", {class: "alert-none", text: t("no_alerts")}));
@@ -22,7 +22,15 @@ export function renderAlerts(alerts, fresh, {t, onSelect, onMore}) {
     });
     const button = el("button", {type: "button", class: "linkish", text});
     button.addEventListener("click", () => onSelect(r.id));
-    list.append(el("li", {class: isFull(r) ? "alert-full" : "alert-near"}, [button]));
+    const item = el("li", {class: isFull(r) ? "alert-full" : "alert-near", "data-shelter-id": String(r.id)}, [button]);
+    if (isPastCapacityAndOpen(r)) {
+      // At or past capacity yet still 「開設」: new arrivals would be sent there. One step marks it full.
+      const mark = el("button", {type: "button", class: "alert-action", text: t("full_action"),
+        "aria-label": t("full_action") + " " + r.name});
+      mark.addEventListener("click", () => onMarkFull(r));
+      item.append(mark);
+    }
+    list.append(item);
   });
   if (alerts.length > ALERTS_SHOWN) {
     const more = el("button", {type: "button", class: "linkish", text: t("more_alerts", {n: num(alerts.length - ALERTS_SHOWN)})});

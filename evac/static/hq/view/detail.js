@@ -3,9 +3,12 @@
 
 import {byId, el} from "../../js/dom.js";
 import {ago, num} from "../format.js";
-import {parseCapacity} from "../model.js";
+import {parseCapacity, readingKey} from "../model.js";
 
 const CONFIRM = {closed: "confirm_close", full: "confirm_full", open: "confirm_open"};
+
+// The shelter whose closing was refused and whose move panel is showing (null: none).
+let moveFrom = null;
 
 /** Draw the panel for `row`, or hide it. */
 export function renderDetail(row, {t, needOrder}) {
@@ -13,6 +16,7 @@ export function renderDetail(row, {t, needOrder}) {
   if (!row) { panel.hidden = true; return; }
   panel.hidden = false;
   panel.dataset.shelterId = String(row.id);
+  if (moveFrom !== null && moveFrom !== row.id) hideMove();
   byId("detail-title").textContent = row.name;
   byId("detail-facts").textContent = [
     t("status." + row.status), row.municipality_name || "",
@@ -30,12 +34,50 @@ export function renderDetail(row, {t, needOrder}) {
   });
 }
 
+function hideMove() {
+  moveFrom = null;
+  byId("detail-move").hidden = true;
+}
+
+/**
+ * Closing was refused because people are registered at `row`: say how many (the server's
+ * message) and offer to move them all to another open shelter, chosen deliberately (no default).
+ */
+function showMove(row, error, targets, t) {
+  moveFrom = row.id;
+  byId("detail-move-text").textContent = "⚠ " + error.message;
+  byId("detail-move").dataset.present = String(error.present ?? "");
+  const select = byId("detail-move-target");
+  select.replaceChildren(el("option", {value: "", text: t("move_choose")}));
+  targets.filter((s) => s.id !== row.id)
+    .sort((a, b) => (readingKey(a.name_kana, a.name) < readingKey(b.name_kana, b.name) ? -1 : 1))
+    .forEach((s) => {
+      const room = s.capacity === null ? t("capacity_unknown") : num(s.capacity);
+      select.append(el("option", {value: String(s.id), "data-name": s.name,
+        text: s.name + "（" + [s.code, t("status." + s.status), num(s.occupancy) + " / " + room].join(" · ") + "）"}));
+    });
+  select.value = "";
+  updateMoveButton(t);
+  byId("detail-move").hidden = false;
+  select.focus();
+}
+
+function updateMoveButton(t) {
+  const select = byId("detail-move-target");
+  const option = select.selectedOptions[0];
+  const name = option && option.value ? option.dataset.name : t("move_target");
+  const button = byId("detail-move-button");
+  button.textContent = t("move_all", {name});
+  button.disabled = !(option && option.value);
+}
+
 /**
  * Wire the panel's buttons.
- * @param {object} options {t, selectedRow() → row|null, patch(id, body, name), onClose()}
+ * @param {object} options {t, selectedRow() → row|null, patch(id, body, name) → answer,
+ *   moveAll(fromId, toId) → answer, targets() → the open shelters' rows, onClose()}
  */
-export function setupDetail({t, selectedRow, patch, onClose}) {
-  byId("detail-actions").addEventListener("click", (event) => {
+export function setupDetail({t, selectedRow, patch, moveAll, targets, onClose}) {
+  byId("detail-actions").addEventListener("click", async (event) => {
     const button = event.target.closest("button[data-action]");
     const row = selectedRow();
     if (!button || !row) return;
@@ -49,9 +91,23 @@ export function setupDetail({t, selectedRow, patch, onClose}) {
       return;
     }
     if (action !== "open" && !window.confirm(t(CONFIRM[action], {name: row.name}))) return;
-    patch(row.id, {status: action}, row.name);
+    const answer = await patch(row.id, {status: action}, row.name);
+    if (action === "closed" && answer && answer.error && answer.error.code === "shelter_not_empty") {
+      showMove(row, answer.error, targets(), t);
+    } else if (answer && answer.ok) hideMove();
   });
-  byId("detail-close").addEventListener("click", onClose);
+  byId("detail-move-target").addEventListener("change", () => updateMoveButton(t));
+  byId("detail-move-cancel").addEventListener("click", hideMove);
+  byId("detail-move-button").addEventListener("click", async () => {
+    const row = selectedRow();
+    const option = byId("detail-move-target").selectedOptions[0];
+    if (!row || !option || !option.value) return;
+    const n = byId("detail-move").dataset.present;
+    if (!window.confirm(t("confirm_move_all", {from: row.name, n, to: option.dataset.name}))) return;
+    const answer = await moveAll(row.id, Number(option.value), row.name, option.dataset.name);
+    if (answer && answer.ok) hideMove();
+  });
+  byId("detail-close").addEventListener("click", () => { hideMove(); onClose(); });
 }
 
 /**
@@ -73,7 +129,13 @@ export function setupOpenForm({t, search, patch}) {
         await patch(s.id, {status: "open"}, s.name);
         list.replaceChildren();
       });
-      list.append(el("li", {}, [el("span", {text: s.name + (s.municipality_name ? " · " + s.municipality_name : "")}), button]));
+      // Kind and code tell apart two shelters of the same name (a school's gym and its grounds).
+      const facts = [t("kind." + s.kind), s.code, s.municipality_name, s.address].filter(Boolean).join(" · ");
+      button.setAttribute("aria-label", t("open_action") + " " + s.name + " " + facts);
+      list.append(el("li", {"data-shelter-id": String(s.id)}, [
+        el("span", {class: "open-name"}, [el("strong", {text: s.name}), el("span", {class: "sub", text: facts})]),
+        button,
+      ]));
     });
   });
 }
