@@ -318,7 +318,8 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
     shelter = _open_shelter(body["shelter_id"], account)
     principal = _identify(body, account, shelter, incident)
     targets = _targets(account, principal, body.get("members"))
-    persons = people.persons_by_id(targets, lock=current_unit().postgres)
+    # The card holder is in the answer even when the ticked members leave them out (already here).
+    persons = people.persons_by_id(sorted({*targets, principal.person_id}), lock=current_unit().postgres)
     missing = sorted(set(targets) - set(persons))
     if missing:
         raise NotFound(_("該当する人が見つかりません"), fields={"members": missing})
@@ -402,7 +403,8 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
         found = people.person_in_scope(account, body["person_id"])
         principal = _Identified(found.id, found.household_id, CheckinMethod.MANUAL)
     targets = _targets(account, principal, body.get("members"))
-    persons = people.persons_by_id(targets, lock=current_unit().postgres)
+    # The card holder is in the answer even when the ticked members leave them out (already here).
+    persons = people.persons_by_id(sorted({*targets, principal.person_id}), lock=current_unit().postgres)
     where = people.whereabouts(targets)
     absent = [pid for pid in targets if pid not in where]
     if absent:

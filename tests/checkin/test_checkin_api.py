@@ -15,7 +15,7 @@ from evac.people.models import Person
 from evac.shelters.models import ShelterStatus
 from evac.stays.models import Stay
 from tests import factories
-from tests.checkin.helpers import post_checkin, qr_for
+from tests.checkin.helpers import post_checkin, post_checkout, qr_for
 
 
 @pytest.fixture
@@ -193,6 +193,21 @@ def test_ic_card_first_tap_links_then_checks_in(client: FlaskClient, db, desk) -
     assert len(stored) == 1 and "012E4C7A11223344" not in stored[0].upper()
     again = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, ic_uid="012E4C7A11223344")
     assert again.status_code == 200 and again.get_json()["stays"][0]["person_id"] == person.id
+
+
+def test_ticking_members_without_the_card_holder_checks_in_only_them(client: FlaskClient, db, desk) -> None:
+    # The card holder arrived earlier (or stays outside); the desk ticks the two who came now.
+    family = _family(db)
+    qr = qr_for(family[0].id)
+    response = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, qr=qr,
+                            members=[family[1].id, family[2].id])
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["person"]["id"] == family[0].id
+    assert sorted(s["person_id"] for s in body["stays"]) == [family[1].id, family[2].id]
+    out = post_checkout(client, desk["headers"], qr=qr, members=[family[1].id], reason="outing")
+    assert out.status_code == 201, out.get_json()
+    assert out.get_json()["person"]["id"] == family[0].id
 
 
 def test_members_outside_the_household_are_refused(client: FlaskClient, db, desk) -> None:
