@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import {describe, it} from "node:test";
 
-import {createWedge, isScan, SCANNER_GAP_MS} from "../../evac/static/desk/wedge.js";
+import {createWedge, isScan, PAUSE_MS, SCANNER_GAP_MS} from "../../evac/static/desk/wedge.js";
 
 const PAYLOAD = "EV1:AAAAAAQAAAAAOOAD3ZBQN6TILE";
 const FALLBACK = "0000-01YA-183W";
@@ -26,8 +26,18 @@ describe("a scanner's line", () => {
     });
   }
 
-  it("is a scan right up to the gap a scanner may leave", () => {
+  it("is a scan right up to the pace a scanner may keep", () => {
     assert.equal(typeLine(createWedge(), PAYLOAD, {gap: SCANNER_GAP_MS}), PAYLOAD);
+  });
+
+  it("is a scan despite the odd hiccup of a busy tablet (keys delivered in clumps)", () => {
+    const wedge = createWedge();
+    let time = 0;
+    for (const [i, key] of Array.from(PAYLOAD).entries()) {
+      time += i === 1 ? 60 : 12; // the second key came late, as measured on a loaded machine
+      wedge.type(key, time);
+    }
+    assert.equal(wedge.enter(time + 12), PAYLOAD);
   });
 
   it("starts afresh after a pause: what a person typed before is not part of it", () => {
@@ -35,6 +45,12 @@ describe("a scanner's line", () => {
     assert.equal(wedge.type("山", 0), true);
     assert.equal(wedge.type("田", 400), true, "a person's next key starts a new burst");
     assert.equal(typeLine(wedge, PAYLOAD, {start: 2000}), PAYLOAD);
+  });
+
+  it("is the whole burst, never its tail (a payload's last 12 characters read as a fallback code)", () => {
+    const wedge = createWedge();
+    wedge.type("x", 1000 - PAUSE_MS + 20); // a key just before the scanner started: part of the burst
+    assert.equal(typeLine(wedge, PAYLOAD, {start: 1000}), null);
   });
 
   it("says when a burst starts, so the page can put the field back as it was", () => {
@@ -61,6 +77,10 @@ describe("a scanner's line", () => {
 describe("a person's typing", () => {
   it("is not a scan, even of a whole payload, at 100 ms a key", () => {
     assert.equal(typeLine(createWedge(), PAYLOAD, {gap: 100}), null);
+  });
+
+  it("is not a scan when typed fast for a person but slow for a scanner (60 ms a key)", () => {
+    assert.equal(typeLine(createWedge(), FALLBACK, {gap: 60}), null);
   });
 
   it("is not a scan when only the end of the line came fast", () => {

@@ -27,6 +27,8 @@ const FLUSH_EVERY_MS = 5000;
 const TABS = ["scan", "walkin", "roster"];
 // A household nobody confirmed closes itself: the next family must not find it one tap away.
 const HOLD_SECONDS = 90;
+// Keys this recent mean someone (or a scanner) is typing: the focus is not moved under them.
+const TYPING_MS = 1000;
 
 function start(root) {
   const config = readConfig("desk-config");
@@ -38,9 +40,12 @@ function start(root) {
 
   /* ---------- focus: the scan field whenever the page is idle ---------- */
 
+  let lastKeyAt = -Infinity;
   // Not the household's boxes and buttons: after a tap there the focus goes back to the scan
   // field, so the next card's line lands there and never on チェックイン.
   function idle() {
+    // Never in the middle of a scanner's line: half of it would land in the scan field.
+    if (performance.now() - lastKeyAt < TYPING_MS) return;
     const active = document.activeElement;
     const busy = active && active !== document.body && active !== scan &&
       active.closest("form, #candidates, #panel-roster");
@@ -53,7 +58,10 @@ function start(root) {
 
   const wedge = createWedge();
   let burst = null; // the field a scanner-speed burst is landing in, and its value before it
-  const editable = (el) => Boolean(el) && (el.isContentEditable || el.tagName === "INPUT" || el.tagName === "TEXTAREA");
+  // Fields that take typed text (and report it as beforeinput); a checkbox or button does not.
+  const TEXT_INPUTS = new Set(["text", "search", "tel", "url", "email", "password", "number"]);
+  const editable = (el) => Boolean(el) && (el.isContentEditable || el.tagName === "TEXTAREA" ||
+    (el.tagName === "INPUT" && TEXT_INPUTS.has(el.type)));
 
   function typed(text, target, time) {
     if (target === scan) return wedge.reset(); // the scan field's own form takes it
@@ -61,8 +69,10 @@ function start(root) {
   }
   // Capture phase, before any field's own handler: a scanner's Enter must reach no form or button.
   document.addEventListener("keydown", (event) => {
+    lastKeyAt = performance.now();
     if (event.isComposing) return;
     if (event.key === "Enter") {
+      lastKeyAt = -Infinity; // the line is over: the focus may move again
       if (event.target === scan) return wedge.reset();
       const text = wedge.enter(event.timeStamp);
       if (text === null) return; // a person's Enter, the field's own

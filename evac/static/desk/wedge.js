@@ -2,18 +2,27 @@
  *
  * A USB or Bluetooth scanner (and a card-reader program on the tablet) types its whole line at
  * about 10 ms a key and ends it with Enter; a person leaves 100 ms or more between keys. So a
- * line whose every key followed the one before within `maxGap` and that ends in Enter is a
+ * line typed at a scanner's pace (at most `maxGap` a key on average) that ends in Enter is a
  * scanner's, if it is also shaped like a scan (a QR payload, a fallback code or a reader line):
  * the page then takes it out of the field it landed in and runs it as a scan. Anything else is
  * left where it was typed.
+ *
+ * The pace is an average, not every gap: a busy tablet delivers a scanner's keys in clumps, with
+ * the odd gap of 50 ms or more between them (measured in Chromium on a loaded 2-core machine).
+ * A pause longer than `pauseMs` ends a burst; a scan is a whole burst, never its tail (the last
+ * 12 characters of a QR payload may read as a fallback code).
  */
 
 import {parseScan} from "./scan.js";
 
-/** The longest pause between a scanner's keys (ms). Scanners type at ~10 ms; people at 100+. */
+/** The slowest average pace of a scanner's keys (ms a key). Scanners type at ~10 ms; people at 100+. */
 export const SCANNER_GAP_MS = 35;
+/** A pause this long (ms) ends a burst: no scanner leaves one inside its line. */
+export const PAUSE_MS = 150;
 /** The shortest scan: a fallback code without its dashes. */
 export const MIN_SCAN_LENGTH = 12;
+// A burst is kept to this many pieces (a reader line is a few hundred characters).
+const MAX_PIECES = 1024;
 
 /** True if `text` is a scan the desk would act on (not blanks, not garbage). */
 export function isScan(text) {
@@ -22,35 +31,39 @@ export function isScan(text) {
 }
 
 /**
- * A buffer of the keys typed at scanner speed.
+ * A buffer of the keys typed in one burst.
  *   type(text, time)  text arrived at `time` (ms); true if it starts a new burst (so the page
  *                     can remember the field's value before it)
- *   enter(time)       Enter at `time`: the scan's text if the burst was a scan, else null; resets
- *   reset()           forget the burst (a key that is not text, the scan field's own Enter)
- * @param {{maxGap?: number, minLength?: number, accept?: (text: string) => boolean}} [options]
+ *   enter(time)       Enter at `time`: the burst's text if it is a scan typed at a scanner's
+ *                     pace, else null; either way the burst is over
+ *   reset()           forget the burst (the scan field's own Enter, a Backspace)
+ * @param {{maxGap?: number, pauseMs?: number, minLength?: number, accept?: (text: string) => boolean}} [options]
  */
-export function createWedge({maxGap = SCANNER_GAP_MS, minLength = MIN_SCAN_LENGTH, accept = isScan} = {}) {
-  let chars = "";
-  let last = -Infinity;
+export function createWedge({maxGap = SCANNER_GAP_MS, pauseMs = PAUSE_MS, minLength = MIN_SCAN_LENGTH,
+  accept = isScan} = {}) {
+  let pieces = []; // {text, time}
 
   function reset() {
-    chars = "";
-    last = -Infinity;
+    pieces = [];
   }
 
   function type(text, time) {
-    const fresh = chars === "" || time - last > maxGap;
-    chars = fresh ? String(text) : chars + text;
-    last = time;
+    const last = pieces.length ? pieces[pieces.length - 1].time : -Infinity;
+    const fresh = time - last > pauseMs;
+    if (fresh) pieces = [];
+    if (pieces.length < MAX_PIECES) pieces.push({text: String(text), time});
     return fresh;
   }
 
   function enter(time) {
-    const text = chars;
-    const quick = time - last <= maxGap;
+    const burst = pieces;
     reset();
-    if (!quick || text.length < minLength) return null;
-    return accept(text) ? text : null;
+    if (!burst.length || time - burst[burst.length - 1].time > pauseMs) return null;
+    // The whole burst or nothing: the tail of a QR payload can look like a fallback code.
+    const text = burst.map((piece) => piece.text).join("");
+    if (text.length < minLength) return null;
+    const pace = (time - burst[0].time) / text.length;
+    return pace <= maxGap && accept(text) ? text : null;
   }
 
   return {type, enter, reset};
