@@ -107,7 +107,10 @@ def test_after_a_scan_the_focus_is_back_in_the_scan_field(desk: dict[str, Any], 
     page.wait_for_function("document.activeElement && document.activeElement.id === 'scan'")
 
 
-@pytest.mark.parametrize("focus", ["scan field", "a ticked box", "チェックイン"])
+FOCUS = {"scan field": "scan", "a ticked box": "box", "チェックイン": "button"}
+
+
+@pytest.mark.parametrize("focus", list(FOCUS))
 def test_the_next_card_is_a_new_scan_never_a_confirmation(desk: dict[str, Any], page: Any, focus: str) -> None:
     iwata = _iwata()
     sato = _sato()
@@ -119,7 +122,7 @@ def test_the_next_card_is_a_new_scan_never_a_confirmation(desk: dict[str, Any], 
         page.locator("#checkin-button").focus()  # as after a stray tap, or an older desk
     _scanner(page, cards.issue_card(sato.id)[1])
     _shows_household_of(page, "佐藤 健")
-    screenshot(page, f"desk-safety-next-card-{['scan', 'box', 'button'][['scan field', 'a ticked box', 'チェックイン'].index(focus)]}")
+    screenshot(page, f"desk-safety-next-card-{FOCUS[focus]}")
     names = page.locator("#members .name").all_inner_texts()
     assert names == ["佐藤 健（サトウ ケン）"], names
     page.wait_for_timeout(500)  # give a wrongly sent check-in time to arrive
