@@ -91,7 +91,7 @@ def _focused(page: Any) -> str:
 def _shows_household_of(page: Any, name: str) -> None:
     page.wait_for_function(
         "(name) => !document.getElementById('scan-result').hidden && "
-        "document.getElementById('result-name').textContent === name", arg=f"{name} さんの世帯")
+        "document.getElementById('result-title').textContent === name", arg=f"{name} さんの世帯")
 
 
 def test_after_a_scan_the_focus_is_back_in_the_scan_field(desk: dict[str, Any], page: Any) -> None:

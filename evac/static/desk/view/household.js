@@ -27,6 +27,16 @@ function startExpiry(seconds, {t, onExpire}) {
   expiry = setInterval(draw, 1000);
 }
 
+/** "岩田 哲也 さんの世帯" with the name in its own element (#result-name), in any language's order. */
+function titleWithName(title, pattern, name) {
+  const [before, after] = pattern.split("\u0000");
+  const held = document.createElement("span");
+  held.id = "result-name";
+  held.textContent = name;
+  title.textContent = "";
+  title.append(before || "", held, after || "");
+}
+
 /**
  * Draw the scanned household, named after the card holder, with a box per member. Focus stays
  * in the scan field (the page's): a scanner's next line is a new scan, never a confirmation.
@@ -36,7 +46,7 @@ function startExpiry(seconds, {t, onExpire}) {
 export function showHousehold(current, {shelterId, shelterName, lang, t, holdSeconds, onExpire}) {
   const list = byId("members");
   list.textContent = "";
-  byId("result-name").textContent = t("household_of", {name: fullName(current.person)});
+  titleWithName(byId("result-title"), t("household_of", {name: "\u0000"}), fullName(current.person));
   current.household.members.forEach((member) => {
     const item = document.createElement("li");
     const label = document.createElement("label");
