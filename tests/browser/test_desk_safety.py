@@ -6,6 +6,7 @@ types: ~10 ms a key, then Enter. What is checked in is read back from the databa
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -200,6 +201,19 @@ def test_a_scan_typed_into_the_walk_in_form_runs_as_a_scan(desk: dict[str, Any],
     assert page.locator("#panel-scan").is_visible() and page.locator("#panel-walkin").is_hidden()
     assert page.locator("#w-family").input_value() == "", "the scan's characters left 氏名"
     assert page.locator("#w-address").input_value() == "kodai 7", "a person's typing stays where it was typed"
+    assert _stays(desk["shelter"].id) == []
+
+
+def test_a_reader_line_typed_into_a_form_field_runs_as_a_scan(desk: dict[str, Any], page: Any) -> None:
+    from tests.browser.test_desk_readers import CARD, _family
+
+    _family()
+    page.get_by_role("tab", name="避難者カード入力").click()
+    page.get_by_label("電話番号").click()
+    # A program on the tablet types the card reader's line (kanji and all) like a wedge scanner.
+    _scanner(page, json.dumps({"type": "mynumber", "card": CARD}, ensure_ascii=False))
+    _shows_household_of(page, "精華 花子")
+    assert page.locator("#w-phone").input_value() == ""
     assert _stays(desk["shelter"].id) == []
 
 
