@@ -134,6 +134,19 @@ def test_the_next_card_is_a_new_scan_never_a_confirmation(desk: dict[str, Any], 
     assert _stays(desk["shelter"].id) == [sato.id]
 
 
+def test_in_english_the_household_is_named_through_the_catalogue(desk: dict[str, Any], page: Any,
+                                                                  live_server: str) -> None:
+    iwata = _iwata()
+    page.goto(f"{live_server}/lang/en")
+    page.goto(desk["url"])
+    page.wait_for_selector("#desk[data-ready='1']")
+    _scanner(page, cards.issue_card(iwata[0].id)[1])
+    page.wait_for_function("document.getElementById('result-title').textContent === 'Household of 岩田 哲也'")
+    assert "Closes by itself in 90 s" in page.locator("#result-expiry").inner_text()
+    assert page.get_by_role("button", name="Close").is_visible()
+    screenshot(page, "desk-safety-household-en")
+
+
 def test_enter_on_checkin_is_not_a_confirmation(desk: dict[str, Any], page: Any) -> None:
     iwata = _iwata()
     _scanner(page, cards.issue_card(iwata[0].id)[1])
