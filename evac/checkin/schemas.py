@@ -188,6 +188,8 @@ class MemberWhereaboutsOut(Schema):
     status = fields.String(required=True)
     shelter_id = fields.Integer(required=True, allow_none=True)
     shelter_name = fields.String(required=True, allow_none=True)
+    checked_in_at = fields.String(allow_none=True, metadata={
+        "format": "date-time", "description": "when the stay began (null for a member staying elsewhere)"})
 
 
 class MemberOut(PersonSummaryOut):

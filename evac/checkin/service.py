@@ -288,9 +288,11 @@ def household_view(account: Principal, person_id: int, household_id: int | None)
         found = where.get(pid)
         whereabouts: dict[str, Any] | None = None if found is None else {
             "stay_id": found.stay.id, "status": found.stay.status.value,
-            "shelter_id": found.stay.shelter_id, "shelter_name": found.shelter_name}
+            "shelter_id": found.stay.shelter_id, "shelter_name": found.shelter_name,
+            "checked_in_at": found.stay.checked_in_at.isoformat()}
         if pid in hidden:
-            whereabouts = {"stay_id": None, "status": "elsewhere", "shelter_id": None, "shelter_name": None}
+            whereabouts = {"stay_id": None, "status": "elsewhere", "shelter_id": None, "shelter_name": None,
+                           "checked_in_at": None}
         out.append({**people.person_summary(members[pid], number, district), "whereabouts": whereabouts})
     return {"id": household_id, "number": number, "members": out, "elsewhere": len(hidden - {person_id})}
 

@@ -49,6 +49,8 @@ def test_qr_checkin_of_a_household_in_one_request(client: FlaskClient, db, desk)
     assert body["shelter"]["occupancy"] == 2 and body["shelter"]["households"] == 1
     members = {m["id"]: m["whereabouts"] for m in body["household"]["members"]}
     assert members[family[0].id]["shelter_id"] == desk["shelter"].id and members[family[2].id] is None
+    stay = next(s for s in body["stays"] if s["person_id"] == family[0].id)
+    assert members[family[0].id]["checked_in_at"] == stay["checked_in_at"]  # the desk shows when they came
     events = db.session.scalars(select(OutboxEvent).order_by(OutboxEvent.seq)).all()
     assert [(e.type, e.person_id) for e in events] == [("checkin", family[0].id), ("checkin", family[1].id)]
     assert events[0].payload["stay"]["shelter_id"] == desk["shelter"].id

@@ -95,7 +95,7 @@ def test_a_presented_card_of_someone_elsewhere_shows_them_but_not_where(client: 
                            headers=town["staff"])
     (shown,) = response.get_json()["household"]["members"]
     assert shown["id"] == town["away"].id and shown["whereabouts"] == {
-        "stay_id": None, "status": "elsewhere", "shelter_id": None, "shelter_name": None}
+        "stay_id": None, "status": "elsewhere", "shelter_id": None, "shelter_name": None, "checked_in_at": None}
     assert town["other"].name not in response.get_data(as_text=True)
 
 

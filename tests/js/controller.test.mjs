@@ -14,6 +14,8 @@ const t = translator({
   queued: "保留 %(n)s", checked_in: "%(n)s 名を受付しました", already_here: "受付済み", network_error: "つながりません",
   sent_pending: "送信 %(n)s", select_members: "選んでください", link_ic: "ICを登録", done: "完了",
   individual_number: "個人番号は受け付けません", card_not_registered: "登録なし",
+  checked_in_names: "%(names)s の %(n)s 名を受付しました", name_san: "%(name)s さん", name_separator: "、",
+  shelter_closed: "この避難所は閉鎖されています",
 });
 const household = {
   person: {id: 1, family_name: "精華", given_name: "太郎"},
@@ -39,10 +41,12 @@ function fakeApi(script) {
 
 function fakeView() {
   const log = {flashes: [], pending: [], households: [], tabs: [], candidates: [], counts: [], resets: 0,
-    walkIns: [], people: [], linking: []};
+    walkIns: [], people: [], linking: [], closed: []};
   return {
     log,
     flash: (message, kind) => log.flashes.push([kind, message]),
+    clearFlash: () => log.flashes.push(["clear"]),
+    showClosed: (closed) => log.closed.push(closed),
     setPending: (n) => log.pending.push(n),
     setCounts: (shelter) => log.counts.push(shelter),
     showTab: (name) => log.tabs.push(name),
@@ -92,7 +96,8 @@ describe("a household check-in", () => {
       const data = await desk.checkInHousehold([{id: 1, elsewhere: false}, {id: 2, elsewhere: true}]);
       assert.equal(data, null);
       assert.deepEqual(view.log.flashes.at(-1), ["info", "保留 1"]);
-      assert.equal(view.log.resets, 1); // the household view is closed, as after an offline check-in
+      // The scan started from a clean screen; the queued check-in closes the household view again.
+      assert.equal(view.log.resets, 2);
       const pending = await queue.pending(SHELTER);
       assert.equal(pending.length, 1);
       assert.deepEqual(pending[0].body, {
@@ -268,5 +273,88 @@ describe("the queue at the desk", () => {
     assert.equal(view.log.pending.at(-1), 1); // this shelter's
     assert.equal((await queue.pending()).length, 2);
     assert.equal(view.log.flashes.length, 0);
+  });
+});
+
+describe("a scan after a household", () => {
+  const named = {
+    person: {id: 1, family_name: "岩田", given_name: "哲也"},
+    household: {members: [{id: 1, family_name: "岩田", given_name: "哲也"}, {id: 2, family_name: "岩田", given_name: "花子"}]},
+  };
+  const refused = () => makeAnswer(404, {error: {code: "card_unknown", message: "読み取れません"}}, null);
+
+  it("is a new scan: the household before it is gone before anything is asked", async () => {
+    const {desk, view, calls} = setup({"/api/v1/lookups": [() => makeAnswer(200, named, null), refused]});
+    await desk.handleScan(PAYLOAD);
+    assert.ok(desk.state.current);
+    await desk.handleScan("0000-01YA-183W");
+    assert.equal(desk.state.current, null, "a failed scan leaves no household one tap from チェックイン");
+    assert.equal(view.log.resets, 2);
+    assert.deepEqual(view.log.flashes.slice(-2), [["clear"], ["error", "読み取れません"]]);
+    assert.equal(await desk.checkInHousehold([{id: 1, elsewhere: false}]), null);
+    assert.equal(calls.filter((c) => c.path === "/api/v1/checkins").length, 0);
+  });
+
+  it("that the server cannot take yet is queued with nothing left on screen", async () => {
+    const {desk, queue} = setup({"/api/v1/lookups": [() => makeAnswer(200, named, null), () => makeAnswer(503, null, "1")]});
+    await desk.handleScan(PAYLOAD);
+    await desk.handleScan("0000-01YA-183W");
+    assert.equal(desk.state.current, null);
+    assert.equal((await queue.pending()).length, 1);
+  });
+});
+
+describe("a check-in that went through", () => {
+  it("names the people checked in", async () => {
+    const named = {
+      person: {id: 1, family_name: "岩田", given_name: "哲也"},
+      household: {members: [{id: 1, family_name: "岩田", given_name: "哲也"}, {id: 2, family_name: "岩田", given_name: "花子"}]},
+    };
+    const stays = () => makeAnswer(201, {stays: [{person_id: 1}, {person_id: 2}], shelter: {occupancy: 2, households: 1}}, null);
+    const {desk, view} = setup({"/api/v1/lookups": [() => makeAnswer(200, named, null)], "/api/v1/checkins": [stays]});
+    await desk.handleScan(PAYLOAD);
+    await desk.checkInHousehold([{id: 1, elsewhere: false}, {id: 2, elsewhere: false}]);
+    assert.deepEqual(view.log.flashes.at(-1), ["ok", "岩田 哲也 さん、岩田 花子 さん の 2 名を受付しました"]);
+  });
+
+  it("refused by the server leaves no household on screen", async () => {
+    const refused = () => makeAnswer(409, {error: {code: "already_elsewhere", message: "別の避難所"}}, null);
+    const {desk, view} = setup({"/api/v1/lookups": [lookedUp], "/api/v1/checkins": [refused]});
+    await desk.handleScan(PAYLOAD);
+    await desk.checkInHousehold([{id: 1, elsewhere: false}]);
+    assert.equal(desk.state.current, null);
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "別の避難所"]);
+  });
+});
+
+describe("a closed shelter", () => {
+  const closed = () => makeAnswer(409, {error: {code: "shelter_closed", message: "開設されていません"}}, null);
+
+  it("refuses the scan in the desk's words and shows itself closed", async () => {
+    const {desk, view} = setup({"/api/v1/lookups": [closed]});
+    await desk.handleScan(PAYLOAD);
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "この避難所は閉鎖されています"]);
+    assert.deepEqual(view.log.closed, [true]);
+    assert.equal(desk.state.current, null);
+  });
+
+  it("queues nothing while offline: the check-in would only be refused later", async () => {
+    const {api} = fakeApi({"/api/v1/lookups": [() => makeAnswer(0, null, null)]});
+    const view = fakeView();
+    const queue = new OfflineQueue({store: memoryStore(), send: () => null});
+    const desk = createDesk({shelterId: SHELTER, api, queue, t, uuid: () => "x", view, closed: true});
+    await desk.handleScan(PAYLOAD);
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "この避難所は閉鎖されています"]);
+    assert.equal((await queue.pending()).length, 0);
+  });
+
+  it("that opened again takes scans again", async () => {
+    const {api} = fakeApi({"/api/v1/lookups": [lookedUp]});
+    const view = fakeView();
+    const queue = new OfflineQueue({store: memoryStore(), send: () => null});
+    const desk = createDesk({shelterId: SHELTER, api, queue, t, uuid: () => "x", view, closed: true});
+    await desk.handleScan(PAYLOAD);
+    assert.deepEqual(view.log.closed, [false]);
+    assert.equal(view.log.households.length, 1);
   });
 });

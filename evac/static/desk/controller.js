@@ -6,6 +6,7 @@
  */
 
 import {CHECKINS, checkinOutcome, errorText, householdBody, queueItem} from "./checkin.js";
+import {fullName} from "./household.js";
 import {parseScan} from "./scan.js";
 import {rosterPath} from "./roster.js";
 import {personFromCard} from "./walkin.js";
@@ -18,13 +19,34 @@ import {personFromCard} from "./walkin.js";
  * @param {(key: string, vars?: object) => string} deps.t
  * @param {() => string} deps.uuid
  * @param {object} deps.view
+ * @param {boolean} [deps.closed] the shelter was closed when the page was drawn
  */
-export function createDesk({shelterId, api, queue, t, uuid, view}) {
-  const state = {current: null, pendingIc: null};
+export function createDesk({shelterId, api, queue, t, uuid, view, closed = false}) {
+  const state = {current: null, pendingIc: null, closed};
+
+  function setClosed(value) {
+    state.closed = value;
+    if (view.showClosed) view.showClosed(value);
+  }
 
   function showError(answer) {
-    view.flash(errorText(answer), "error");
-    return answer.error;
+    const error = answer.error;
+    if (error && error.code === "shelter_closed") {
+      setClosed(true);
+      view.flash(t("shelter_closed"), "error");
+    } else {
+      view.flash(errorText(answer), "error");
+    }
+    return error;
+  }
+
+  /** "岩田 哲也 さん、岩田 花子 さん": who the answer's stays are, from the people the desk knows. */
+  function namesOf(data, known) {
+    const people = new Map((known || []).map((person) => [person.id, person]));
+    if (data.household) data.household.members.forEach((member) => people.set(member.id, member));
+    if (data.person) people.set(data.person.id, data.person);
+    return (data.stays || []).map((stay) => people.get(stay.person_id)).filter(Boolean)
+      .map((person) => t("name_san", {name: fullName(person)})).join(t("name_separator"));
   }
 
   async function showPending() {
@@ -42,11 +64,16 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
 
   async function refreshCounts() {
     const answer = await api.get("/api/v1/shelters/" + shelterId);
-    if (answer.ok) view.setCounts(answer.data);
+    if (!answer.ok) return;
+    view.setCounts(answer.data);
+    if (answer.data.status) setClosed(answer.data.status === "closed");
   }
 
-  /** Send a check-in; queue it if the server cannot be had. The answer's data, or null. */
-  async function submitCheckin(body) {
+  /**
+   * Send a check-in; queue it if the server cannot be had. The answer's data, or null.
+   * `known`: the people the desk has on screen, to name those checked in.
+   */
+  async function submitCheckin(body, known) {
     const answer = await api.post(CHECKINS, body);
     const outcome = checkinOutcome(answer);
     if (outcome === "queue") {
@@ -55,13 +82,18 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
       return null;
     }
     if (outcome === "error") {
+      // A refused check-in leaves nothing one tap from チェックイン: staff scan again.
+      resetScan();
       const error = showError(answer);
       if (error && error.candidates) view.showCandidates(error.candidates, body);
       return null;
     }
     view.setCounts(answer.data.shelter);
     const created = answer.status === 201;
-    view.flash(created ? t("checked_in", {n: answer.data.stays.length}) : t("already_here"), created ? "ok" : "info");
+    const n = answer.data.stays.length;
+    const names = namesOf(answer.data, known);
+    const done = names ? t("checked_in_names", {names, n}) : t("checked_in", {n});
+    view.flash(created ? done : t("already_here"), created ? "ok" : "info");
     resetScan();
     if (view.rosterShown()) loadRoster();
     return answer.data;
@@ -72,11 +104,22 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
     view.resetScan();
   }
 
-  /** One scan: a QR payload, a fallback code or a card-reader line. */
+  /** Close the household on screen (閉じる, or nobody confirmed it in time). */
+  function closeHousehold() {
+    resetScan();
+  }
+
+  /**
+   * One scan: a QR payload, a fallback code or a card-reader line. A scan is always a new one,
+   * never a confirmation of the household before it: that household, the candidates and the
+   * banner go first, so a failed or queued scan leaves nothing one tap from チェックイン.
+   */
   async function handleScan(text) {
     const scan = parseScan(text);
     view.clearScanInput();
     if (!scan) return;
+    resetScan();
+    view.clearFlash();
     // A reader line that is not one is dropped, as it always was; any other text goes to the
     // server, which refuses it as card_malformed and audits the refusal.
     if (scan.kind === "invalid" && scan.json) return;
@@ -87,6 +130,8 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
       // A card code can wait in the queue (the server resolves it later); a card reader's
       // lookup cannot, staff must see who it is. Twelve digits may be a 個人番号: never stored.
       if (scan.mayBeIndividualNumber) return view.flash(t("individual_number"), "error");
+      // A closed shelter takes nobody, not even later: queued, the check-in would only be refused.
+      if (state.closed) return view.flash(t("shelter_closed"), "error");
       if (identify.qr) return queueCheckin(Object.assign({shelter_id: shelterId, client_id: uuid()}, identify), answer);
       return view.flash(t("network_error"), "error");
     }
@@ -100,6 +145,7 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
       }
       return;
     }
+    setClosed(false); // the server took the lookup: the shelter is open (again)
     if (!answer.data.person) {
       // A My Number card nobody registered matches: register the walk-in from its four items.
       if (!answer.data.candidates.length && answer.data.hidden_matches) {
@@ -121,12 +167,12 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
     if (!chosen.length) return view.flash(t("select_members"), "error");
     return submitCheckin(householdBody({
       shelterId, clientId: uuid(), identify: state.current.identify, person: state.current.person, chosen,
-    }));
+    }), state.current.household.members.concat([state.current.person]));
   }
 
   /** A candidate chosen from the list of similar registered people. */
   function chooseCandidate(person) {
-    return submitCheckin({shelter_id: shelterId, client_id: uuid(), person_id: person.id});
+    return submitCheckin({shelter_id: shelterId, client_id: uuid(), person_id: person.id}, [person]);
   }
 
   /** None of the candidates: register the walk-in as a new person after all. */
@@ -207,7 +253,7 @@ export function createDesk({shelterId, api, queue, t, uuid, view}) {
   }
 
   return {
-    state, handleScan, checkInHousehold, chooseCandidate, registerNew, checkInWalkIn, linkIc, cancelLink,
+    state, handleScan, closeHousehold, checkInHousehold, chooseCandidate, registerNew, checkInWalkIn, linkIc, cancelLink,
     loadRoster, checkout, flush, tick, showPending, submitCheckin,
   };
 }

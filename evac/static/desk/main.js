@@ -14,16 +14,21 @@ import {indexedDbStore} from "./idb-store.js";
 import {OfflineQueue} from "./queue.js";
 import {createReaderLink, deskId, deskLabel} from "./readers.js";
 import {setupCamera} from "./view/camera.js";
-import {flash, setCounts, setOnline, setPending} from "./view/feedback.js";
+import {clearFlash, flash, setCounts, setOnline, setPending, showClosed} from "./view/feedback.js";
 import {chosenMembers, hideCandidates, hideHousehold, showCandidates, showHousehold} from "./view/household.js";
 import {renderReaders, showCode} from "./view/readers.js";
 import {renderPeople, renderRoster, rosterQuery, rosterShown, showLinking} from "./view/roster.js";
 import {prefillWalkIn, setupWalkIn} from "./view/walkin.js";
+import {createWedge} from "./wedge.js";
 
 // The service worker's cache (sw.js): the page adds itself to it for offline reloads.
-const CACHE = "evac-desk-v3";
+const CACHE = "evac-desk-v4";
 const FLUSH_EVERY_MS = 5000;
 const TABS = ["scan", "walkin", "roster"];
+// A household nobody confirmed closes itself: the next family must not find it one tap away.
+const HOLD_SECONDS = 90;
+// Keys this recent mean someone (or a scanner) is typing: the focus is not moved under them.
+const TYPING_MS = 1000;
 
 function start(root) {
   const config = readConfig("desk-config");
@@ -35,22 +40,71 @@ function start(root) {
 
   /* ---------- focus: the scan field whenever the page is idle ---------- */
 
+  let lastKeyAt = -Infinity;
+  // Not the household's boxes and buttons: after a tap there the focus goes back to the scan
+  // field, so the next card's line lands there and never on チェックイン.
   function idle() {
+    // Never in the middle of a scanner's line: half of it would land in the scan field.
+    if (performance.now() - lastKeyAt < TYPING_MS) return;
     const active = document.activeElement;
     const busy = active && active !== document.body && active !== scan &&
-      active.closest("form, #scan-result, #candidates, #panel-roster");
+      active.closest("form, #candidates, #panel-roster");
     if (!byId("panel-scan").hidden && !busy) scan.focus();
   }
   document.addEventListener("click", () => setTimeout(idle, 0));
   setInterval(idle, 3000);
+
+  /* ---------- scans typed wherever the focus is (keyboard wedge) ---------- */
+
+  const wedge = createWedge();
+  let burst = null; // the field a scanner-speed burst is landing in, and its value before it
+  // Fields that take typed text (and report it as beforeinput); a checkbox or button does not.
+  const TEXT_INPUTS = new Set(["text", "search", "tel", "url", "email", "password", "number"]);
+  const editable = (el) => Boolean(el) && (el.isContentEditable || el.tagName === "TEXTAREA" ||
+    (el.tagName === "INPUT" && TEXT_INPUTS.has(el.type)));
+
+  function typed(text, target, time) {
+    if (target === scan) return wedge.reset(); // the scan field's own form takes it
+    if (wedge.type(text, time)) burst = editable(target) ? {field: target, value: target.value} : null;
+  }
+  // Capture phase, before any field's own handler: a scanner's Enter must reach no form or button.
   document.addEventListener("keydown", (event) => {
+    lastKeyAt = performance.now();
+    if (event.isComposing) return;
+    if (event.key === "Enter") {
+      lastKeyAt = -Infinity; // the line is over: the focus may move again
+      if (event.target === scan) return wedge.reset();
+      const text = wedge.enter(event.timeStamp);
+      if (text === null) return; // a person's Enter, the field's own
+      event.preventDefault();
+      event.stopPropagation();
+      if (burst) burst.field.value = burst.value; // the scan's characters leave the field they fell into
+      burst = null;
+      showTab("scan");
+      desk.handleScan(text);
+      return;
+    }
+    if (event.key.length !== 1 || event.ctrlKey || event.metaKey || event.altKey) {
+      if (event.key === "Backspace" || event.key === "Delete") wedge.reset();
+      return;
+    }
+    // Text fields report their text as beforeinput (which also carries what IMEs and reader
+    // programs insert); elsewhere only the key tells.
+    if (!editable(event.target)) typed(event.key, event.target, event.timeStamp);
     // A keyboard-wedge scanner typing while nothing has focus: send the keys to the scan field.
-    if (document.activeElement === document.body && !byId("panel-scan").hidden && event.key.length === 1) scan.focus();
-  });
+    if (document.activeElement === document.body && !byId("panel-scan").hidden) scan.focus();
+  }, true);
+  document.addEventListener("beforeinput", (event) => {
+    if (event.inputType === "insertText" && event.data) typed(event.data, event.target, event.timeStamp);
+  }, true);
 
   /* ---------- tabs ---------- */
 
+  let shownTab = "scan";
   function showTab(name) {
+    // A banner belongs to the tab it was said on.
+    if (name !== shownTab) clearFlash();
+    shownTab = name;
     TABS.forEach((tab) => {
       byId("tab-" + tab).setAttribute("aria-selected", String(tab === name));
       byId("panel-" + tab).hidden = tab !== name;
@@ -63,12 +117,20 @@ function start(root) {
 
   const view = {
     flash,
+    clearFlash,
+    showClosed,
     setCounts,
     setPending: (n) => setPending(n, t),
     showTab,
     clearScanInput: () => { scan.value = ""; },
     resetScan: () => { hideHousehold(); hideCandidates(); scan.value = ""; idle(); },
-    showHousehold: (current) => showHousehold(current, {shelterId, t}),
+    showHousehold: (current) => {
+      showHousehold(current, {
+        shelterId, shelterName: config.shelterName, lang: config.lang, t, holdSeconds: HOLD_SECONDS,
+        onExpire: () => desk.closeHousehold(),
+      });
+      scan.focus();
+    },
     hideCandidates,
     showCandidates: (candidates, body) => showCandidates(candidates, body, {
       t, onChoose: (person) => desk.chooseCandidate(person), onRegisterNew: (original) => desk.registerNew(original),
@@ -83,10 +145,16 @@ function start(root) {
     showLinking,
     showWalkIn: (values) => { showTab("walkin"); prefillWalkIn(values); },
   };
-  const desk = createDesk({shelterId, api, queue, t, uuid, view});
+  const desk = createDesk({shelterId, api, queue, t, uuid, view, closed: Boolean(config.closed)});
 
   byId("scan-form").addEventListener("submit", (event) => { event.preventDefault(); desk.handleScan(scan.value); });
-  byId("checkin-button").addEventListener("click", () => desk.checkInHousehold(chosenMembers()));
+  const checkinButton = byId("checkin-button");
+  checkinButton.addEventListener("click", () => desk.checkInHousehold(chosenMembers()));
+  // Confirming is a tap: Enter and Space are what scanners and reader lines type.
+  ["keydown", "keyup"].forEach((type) => checkinButton.addEventListener(type, (event) => {
+    if (event.key === "Enter" || event.key === " ") event.preventDefault();
+  }));
+  byId("result-close").addEventListener("click", () => desk.closeHousehold());
   byId("roster-form").addEventListener("submit", (event) => { event.preventDefault(); desk.loadRoster(); });
   TABS.forEach((tab) => byId("tab-" + tab).addEventListener("click", () => showTab(tab)));
   setupWalkIn({shelterId, checkIn: (person) => desk.checkInWalkIn(person)});

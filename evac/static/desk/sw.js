@@ -3,11 +3,12 @@
  * when the network fails. The API is never cached: the page queues check-ins itself. */
 "use strict";
 
-const CACHE = "evac-desk-v3";
+const CACHE = "evac-desk-v4";
 // Every file the desk page loads, its ES modules included: a module missing here would make an
 // offline reload fail on its import. tests/js/sw.test.mjs checks this list against the imports.
 const ASSETS = [
   "/static/css/evac.css",
+  "/static/desk/desk.css",
   "/static/vendor/jsqr/jsQR.js",
   "/static/js/api.js",
   "/static/js/dom.js",
@@ -23,6 +24,7 @@ const ASSETS = [
   "/static/desk/roster.js",
   "/static/desk/scan.js",
   "/static/desk/walkin.js",
+  "/static/desk/wedge.js",
   "/static/desk/view/camera.js",
   "/static/desk/view/feedback.js",
   "/static/desk/view/household.js",

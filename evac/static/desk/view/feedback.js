@@ -19,13 +19,45 @@ export function beep(ok) {
   } catch (err) { /* no audio: the message on screen is enough */ }
 }
 
-/** The banner above the tabs: kind is "ok", "info" or "error". */
+// A success is read at a glance and then gone, so the next family sees a clean desk; an error
+// or a note (queued, linking an IC card) stays until the next scan or another tab.
+const OK_SHOWN_MS = 4000;
+const FADE_MS = 600;
+let fadeTimers = [];
+
+function stopFading(alert) {
+  fadeTimers.forEach((timer) => clearTimeout(timer));
+  fadeTimers = [];
+  alert.classList.remove("is-fading");
+}
+
+/** The banner above the tabs: kind is "ok" (fades after a few seconds), "info" or "error". */
 export function flash(message, kind) {
   const alert = byId("alert");
+  stopFading(alert);
   alert.hidden = false;
   alert.className = "alert alert-" + kind;
   alert.textContent = (kind === "error" ? "⚠ " : kind === "ok" ? "✓ " : "") + message;
+  if (kind === "ok") {
+    fadeTimers.push(setTimeout(() => alert.classList.add("is-fading"), OK_SHOWN_MS));
+    fadeTimers.push(setTimeout(() => clearFlash(), OK_SHOWN_MS + FADE_MS));
+  }
   beep(kind !== "error");
+}
+
+/** No banner: a new scan, or another tab. */
+export function clearFlash() {
+  const alert = byId("alert");
+  stopFading(alert);
+  alert.hidden = true;
+  alert.className = "alert";
+  alert.textContent = "";
+}
+
+/** 「この避難所は閉鎖されています」 above everything while the shelter is closed. */
+export function showClosed(closed) {
+  byId("closed").hidden = !closed;
+  byId("desk").dataset.closed = closed ? "1" : "";
 }
 
 /** オンライン / オフライン in the header. */

@@ -1,13 +1,52 @@
 /* The household view after a scan, and the list of similar people to choose from. */
 
 import {byId} from "../../js/dom.js";
-import {fullName, kanaName, memberState, needsText, whereText} from "../household.js";
+import {allPresent, fullName, kanaName, memberState, needsText, timeOf, whereText} from "../household.js";
 
-/** Draw the scanned household with a box per member; focus チェックイン. */
-export function showHousehold(current, {shelterId, t}) {
+let expiry = null;
+
+function stopExpiry() {
+  if (expiry) clearInterval(expiry);
+  expiry = null;
+}
+
+/** "90 秒後に自動で閉じます", counted down; at 0 the household is closed (`onExpire`). */
+function startExpiry(seconds, {t, onExpire}) {
+  stopExpiry();
+  const note = byId("result-expiry");
+  const until = Date.now() + seconds * 1000;
+  const draw = () => {
+    const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
+    note.textContent = t("household_expires", {n: left});
+    if (left === 0) {
+      stopExpiry();
+      onExpire();
+    }
+  };
+  draw();
+  expiry = setInterval(draw, 1000);
+}
+
+/** "岩田 哲也 さんの世帯" with the name in its own element (#result-name), in any language's order. */
+function titleWithName(title, pattern, name) {
+  const [before, after] = pattern.split("\u0000");
+  const held = document.createElement("span");
+  held.id = "result-name";
+  held.textContent = name;
+  title.textContent = "";
+  title.append(before || "", held, after || "");
+}
+
+/**
+ * Draw the scanned household, named after the card holder, with a box per member. Focus stays
+ * in the scan field (the page's): a scanner's next line is a new scan, never a confirmation.
+ * Everyone present already: 「全員受付済み」 with the time and shelter instead of チェックイン.
+ * Unconfirmed, it closes itself after `holdSeconds` (`onExpire`).
+ */
+export function showHousehold(current, {shelterId, shelterName, lang, t, holdSeconds, onExpire}) {
   const list = byId("members");
   list.textContent = "";
-  byId("result-name").textContent = fullName(current.person);
+  titleWithName(byId("result-title"), t("household_of", {name: "\u0000"}), fullName(current.person));
   current.household.members.forEach((member) => {
     const item = document.createElement("li");
     const label = document.createElement("label");
@@ -23,7 +62,7 @@ export function showHousehold(current, {shelterId, t}) {
     name.textContent = fullName(member) + "（" + kanaName(member) + "）";
     const status = document.createElement("span");
     status.className = "where" + (state.elsewhere ? " where-elsewhere" : "");
-    status.textContent = whereText(member.whereabouts, shelterId, t);
+    status.textContent = whereText(member.whereabouts, shelterId, t, lang);
     const needs = document.createElement("span");
     needs.className = "needs";
     needs.textContent = needsText(member, t);
@@ -37,8 +76,18 @@ export function showHousehold(current, {shelterId, t}) {
     note.textContent = t("members_elsewhere", {n: current.household.elsewhere});
     list.append(note);
   }
+  const done = allPresent(current.household.members, shelterId);
+  const allHere = byId("all-here");
+  if (done) {
+    const holder = current.household.members.find((member) => member.id === current.person.id) ||
+      current.household.members[0];
+    allHere.textContent = t("all_checked_in", {shelter: shelterName, time: timeOf(holder.whereabouts.checked_in_at, lang)});
+  }
+  allHere.hidden = !done;
+  byId("checkin-button").hidden = done;
+  byId("result-help").hidden = done;
   byId("scan-result").hidden = false;
-  byId("checkin-button").focus();
+  startExpiry(holdSeconds, {t, onExpire});
 }
 
 /** The members ticked for check-in (those not here already). */
@@ -49,7 +98,9 @@ export function chosenMembers() {
 }
 
 export function hideHousehold() {
+  stopExpiry();
   byId("scan-result").hidden = true;
+  byId("members").textContent = "";
 }
 
 export function hideCandidates() {
