@@ -263,7 +263,8 @@ class PersonSearchOut(Schema):
     """GET /api/v1/persons."""
 
     items = fields.List(fields.Nested(FoundPersonOut), required=True)
-    total = fields.Integer(required=True)
+    total = fields.Integer(required=True, metadata={"description": "how many items (never a count of the register)"})
+    more = fields.Boolean(required=True, metadata={"description": "more persons match than `limit`: narrow the search"})
 
 
 class RosterArgs(Schema):

@@ -76,5 +76,5 @@ class Persons(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Kana or kanji prefix search, optionally by birth date; scoped by role and audited."""
         birth = people.parse_date_field(args["birth_date"], "birth_date") if args["birth_date"] else None
-        found = people.search(current_account(), args["q"], birth_date=birth, limit=args["limit"])
-        return {"items": [f.summary() for f in found], "total": len(found)}
+        result = people.search(current_account(), args["q"], birth_date=birth, limit=args["limit"])
+        return {"items": [f.summary() for f in result.found], "total": len(result.found), "more": result.more}

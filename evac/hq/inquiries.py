@@ -76,11 +76,13 @@ def inquire(*, query: str, birth_date: str | None, requester: str, incident_id: 
     if not text and born is None:
         raise ValidationFailed(_("氏名・フリガナか生年月日を入力してください"), fields={"q": "required"})
     stmt = select(Person)
+    key: Any = Person.kana_key
     if text:
-        stmt = stmt.where(people.name_condition(text))
+        condition, key = people.name_match(text)
+        stmt = stmt.where(condition)
     if born is not None:
         stmt = stmt.where(Person.birth_date == born)
-    persons = list(db.session.scalars(stmt.order_by(Person.kana_key, Person.id).limit(LIMIT)))
+    persons = sorted(db.session.scalars(stmt.order_by(key, Person.id).limit(LIMIT)), key=lambda p: (p.kana_key, p.id))
     from evac.hq.incidents import chosen
 
     incident = chosen(incident_id)

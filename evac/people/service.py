@@ -309,11 +309,17 @@ def prefix(column: Any, start: str) -> Any:
     return and_(column >= start, column < start + "\U0010ffff")
 
 
-def name_condition(text: str) -> Any:
-    """Kana or kanji prefix of the normalised name keys (kana text searches the kana key only)."""
+def name_match(text: str) -> tuple[Any, Any]:
+    """The condition of a kana or kanji (or Latin) prefix search, and the key column it ranges over.
+
+    Kana text searches the kana key, anything else the name key — never both: an OR of two index
+    ranges has no order, so the database would sort every match before taking the first few.
+    Order by the returned column (then id) and both databases walk one index range and stop at
+    the limit, whatever the prefix's length.
+    """
     if is_kana(text):
-        return prefix(_PERSON.c.kana_key, kana_key(text))
-    return or_(prefix(_PERSON.c.name_key, name_key(text)), prefix(_PERSON.c.kana_key, kana_key(text)))
+        return prefix(_PERSON.c.kana_key, kana_key(text)), _PERSON.c.kana_key
+    return prefix(_PERSON.c.name_key, name_key(text)), _PERSON.c.name_key
 
 
 @dataclass(frozen=True)
@@ -334,13 +340,22 @@ class Found:
         return item
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    """The first persons a search found (by reading), and whether more match than were returned."""
+
+    found: list[Found]
+    more: bool
+
+
 @read_only
 def search(account: Principal, query: str, *, birth_date: date | None = None,
-           limit: int = SEARCH_LIMIT) -> list[Found]:
+           limit: int = SEARCH_LIMIT) -> SearchResult:
     """Prefix search by kana or kanji (normalised), optionally by birth date; scoped and audited.
 
     Staff find anyone not staying elsewhere (to identify walk-ins) and those at their shelters;
-    HQ and admin find everyone.
+    HQ and admin find everyone. Nothing is counted over the register: one row past the limit
+    says whether there are more.
     """
     text = unicodedata.normalize("NFKC", query).strip()
     if not text and birth_date is None:
@@ -350,17 +365,23 @@ def search(account: Principal, query: str, *, birth_date: date | None = None,
                    _HOUSEHOLD.c.number.label("household_number"), _HOUSEHOLD.c.district.label("household_district"))
             .outerjoin(stay, and_(stay.c.person_id == _PERSON.c.id, stay.c.checked_out_at.is_(None)))
             .outerjoin(_HOUSEHOLD, _HOUSEHOLD.c.id == _PERSON.c.household_id))
+    key = _PERSON.c.kana_key
     if text:
-        stmt = stmt.where(name_condition(text))
+        condition, key = name_match(text)
+        stmt = stmt.where(condition)
     if birth_date is not None:
         stmt = stmt.where(_PERSON.c.birth_date == birth_date)
     scope = account.scope()
     if scope is not None:
         stmt = stmt.where(or_(stay.c.id.is_(None), stay.c.shelter_id.in_(sorted(scope))))
-    rows = db.session.execute(stmt.order_by(_PERSON.c.kana_key, _PERSON.c.id).limit(limit)).all()
+    rows = db.session.execute(stmt.order_by(key, _PERSON.c.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    # Shown by reading (a kanji search walked the name key): the first `limit` matches, sorted.
+    rows = sorted(rows[:limit], key=lambda r: (r.kana_key, r.id))
     audit.read("person.search", subject_type="person",
                detail={"results": [r.id for r in rows], "by_birth_date": birth_date is not None})
-    return [Found(r, r.stay_shelter_id, r.stay_status, r.household_number, r.household_district) for r in rows]
+    return SearchResult([Found(r, r.stay_shelter_id, r.stay_status, r.household_number, r.household_district)
+                         for r in rows], more)
 
 
 def person_in_scope(account: Principal, person_id: int) -> Any:
