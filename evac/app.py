@@ -17,6 +17,25 @@ from evac.extensions import api, babel, csrf, db, limiter, login_manager, migrat
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+# Every HTML answer runs under this policy. Scripts only from evac's own files (page scripts are
+# ES modules, configuration sits in JSON blocks, no inline handlers), so a name that slips into
+# markup cannot run. Styles need no 'unsafe-inline': Leaflet and the page scripts set styles
+# through the DOM (element.style), which the policy allows, and no template has a style
+# attribute (tests/browser/test_csp.py fails on any violation). Images: the map's OpenStreetMap
+# tiles and the data: icons of Leaflet's and Swagger UI's stylesheets.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: https://tile.openstreetmap.org",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+))
+HSTS = "max-age=31536000"
+
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the evac Flask app. Reads configuration only: no threads, network or file writes."""
@@ -142,6 +161,11 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if app.config["SESSION_COOKIE_SECURE"]:
+            # Secure cookies mean the site is served over HTTPS: tell browsers never to try plain HTTP.
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
 

@@ -159,6 +159,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # Interactive docs at /api/v1/docs from a vendored Swagger UI: no CDN at run time.
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+        # Swagger UI would send the document's URL to validator.swagger.io for a badge.
+        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
     }
 
 
