@@ -10,6 +10,7 @@ from flask_login import login_required, login_user, logout_user
 from evac.accounts import service
 from evac.accounts.forms import LoginForm
 from evac.accounts.models import Role
+from evac.common.urls import local_path
 from evac.extensions import limiter
 
 bp = Blueprint("accounts", __name__)
@@ -17,9 +18,8 @@ bp = Blueprint("accounts", __name__)
 
 def _safe_next(target: str | None, role: Role) -> str:
     """Where to go after login: the page asked for (same site only), else the role's home page."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("desk.choose") if role is Role.STAFF else url_for("hq.dashboard")
+    return local_path(target) or (
+        url_for("desk.choose") if role is Role.STAFF else url_for("hq.dashboard"))
 
 
 @bp.route("/login", methods=["GET", "POST"])
