@@ -82,8 +82,12 @@ def ensure_instance_secrets(path: Path) -> None:
 
     Called by the CLI, never by `create_app`. Several hosts sharing one database must be given
     `EVAC_SECRET_KEY` and `EVAC_CARD_KEY` instead, or their cards would not verify elsewhere.
+    The folder holds the keys, the SQLite database and the audit journal: it is the owner's only
+    (0700), and one left open to others by an older evac or a wide umask is closed.
     """
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
     for env_name, file_name in (("EVAC_SECRET_KEY", "secret_key"), ("EVAC_CARD_KEY", "card_key")):
         target = path / file_name
         if os.environ.get(env_name) or target.exists():
