@@ -139,7 +139,7 @@ def register_request_hooks(app: Flask) -> None:
 
     from evac.accounts.auth import refuse_reader_tokens
     from evac.common.textnorm import looks_like_individual_number
-    from evac.web.guard import refuse_individual_numbers_in_request
+    from evac.web.guard import refuse_individual_numbers_in_request, refuse_unreadable_requests
 
     @app.before_request
     def _request_id() -> None:
@@ -149,11 +149,13 @@ def register_request_hooks(app: Flask) -> None:
         g.request_id = incoming if usable else uuid.uuid4().hex
 
 
-    # First of all (before CSRF, rate limits and every blueprint's hooks): a reader token is
-    # refused the same way wherever it is used.
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_reader_tokens)
+    # First of all (before CSRF, rate limits and every blueprint's hooks): nothing the app cannot
+    # read safely (URL too long, body too large or too deep, NUL or lone surrogates).
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_unreadable_requests)
+    # Then a reader token is refused the same way wherever it is used.
+    app.before_request_funcs[None].insert(1, refuse_reader_tokens)
     # Next, before anything reads or logs what was sent: no 個人番号 in any part of the request.
-    app.before_request_funcs[None].insert(1, refuse_individual_numbers_in_request)
+    app.before_request_funcs[None].insert(2, refuse_individual_numbers_in_request)
 
     @app.after_request
     def _headers(response: Any) -> ResponseReturnValue:

@@ -142,6 +142,11 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "EVAC_METRICS_TOKEN": os.environ.get("EVAC_METRICS_TOKEN", ""),
         "EVAC_PURGE_BACKUP_DAYS": _int("EVAC_PURGE_BACKUP_DAYS", 3),
         "MAX_CONTENT_LENGTH": _int("EVAC_MAX_CONTENT_LENGTH", 1024 * 1024),
+        # Longer URLs are answered 414 in JSON by the app; `evac serve` sets gunicorn's own
+        # request-line limit above this, so its HTML 414 is never what a client sees.
+        "EVAC_MAX_URL_LENGTH": _int("EVAC_MAX_URL_LENGTH", 4096),
+        # No request body of evac nests deeper than a few levels; a parser recurses once per level.
+        "EVAC_MAX_JSON_DEPTH": _int("EVAC_MAX_JSON_DEPTH", 32),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("EVAC_SECURE_COOKIES", "0") == "1",
