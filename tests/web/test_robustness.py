@@ -224,3 +224,47 @@ def test_over_gunicorn_long_urls_and_chunked_bodies_answer_json(app: Flask, desk
     finally:
         log = server.stop()
     assert "aaaaaaaaaa" not in log
+
+
+# --- the importers take the API's rule for text ------------------------------------------------------
+
+@pytest.mark.parametrize(("column", "value"), [("氏名", "山田\x1b太郎"), ("氏名", "山田\n太郎"), ("住所", "精華町\x00"),
+                                               ("氏名_カナ", "ヤマダ\tタロウ"), ("続柄", "妻\x7f")])
+def test_the_resident_import_refuses_control_characters(app: Flask, column: str, value: str) -> None:
+    from evac.common.importing import ImportRefused
+    from evac.people.importers import COLUMNS, import_residents_bytes
+    from tests.people.test_resident_import import TODAY, csv_bytes
+    from tests.people.test_resident_import import _with as rows_with
+
+    assert column in COLUMNS
+    with pytest.raises(ImportRefused) as caught:
+        import_residents_bytes(csv_bytes(rows_with(1, column, value)), today=TODAY)
+    assert [(e.line, e.field) for e in caught.value.errors] == [(3, column)]
+    assert value not in str(caught.value)
+
+
+SHELTER_HEADER = ("NO,共通ID,都道府県名及び市町村名,施設・場所名,住所,指定緊急避難場所との住所同一,"
+                  "その他市町村長が必要と認める事項,受入対象者,緯度,経度,備考")
+
+
+def _shelter_row(name: str, note: str = "") -> str:
+    return f'1,E2636600099111,京都府精華町,{name},京都府精華町光台7-43,,,,34.745017,135.75307,"{note}"'
+
+
+def test_the_shelter_import_refuses_control_characters_in_names(app: Flask) -> None:
+    from evac.common.importing import ImportRefused
+    from evac.shelters.importers import import_shelters_bytes
+
+    with pytest.raises(ImportRefused) as caught:
+        import_shelters_bytes((SHELTER_HEADER + "\n" + _shelter_row("東光\x1b小学校") + "\n").encode(),
+                              "evacuation.csv")
+    assert [e.line for e in caught.value.errors] == [2]
+    assert "施設・場所名" in str(caught.value)
+
+
+def test_a_shelter_note_may_have_lines(app: Flask) -> None:
+    from evac.shelters.importers import import_shelters_bytes
+
+    report = import_shelters_bytes((SHELTER_HEADER + "\n" + _shelter_row("東光小学校", "体育館\n2階") + "\n").encode(),
+                                   "evacuation.csv")
+    assert report.summary()
