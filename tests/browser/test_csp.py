@@ -84,7 +84,7 @@ def test_pages_run_under_a_csp_without_unsafe_inline(browser: Any, live_server: 
 
         page.goto(f"{live_server}/desk/bridge")
         page.locator("#bridge-ic").get_by_role("button").click()
-        page.wait_for_function("document.getElementById('bridge-sent').textContent.includes('012E4C7A11223344')")
+        page.wait_for_function("() => document.getElementById('bridge-sent').textContent.includes('012E4C7A11223344')")
 
         page.goto(f"{live_server}/")
         page.wait_for_selector(".leaflet-container")  # the map module ran
@@ -127,11 +127,15 @@ def test_an_imported_shelter_name_shows_as_text_on_the_maps(browser: Any, live_s
                 page.goto(f"{live_server}{path}")
             # One shelter: the map is centred on its marker (an SVG path on /, drawn on a canvas on /hq).
             page.wait_for_selector(f"{holder}.leaflet-container")
-            page.locator(holder).scroll_into_view_if_needed()
-            box = page.locator(holder).bounding_box()
-            page.mouse.move(box["x"] + box["width"] / 2 - 30, box["y"] + box["height"] / 2)
-            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
             tooltip = page.locator(".leaflet-tooltip")
+            for _attempt in range(40):  # until the map has been fitted and the marker drawn
+                page.locator(holder).scroll_into_view_if_needed()
+                box = page.locator(holder).bounding_box()
+                page.mouse.move(box["x"] + 5, box["y"] + 5)
+                page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, steps=5)
+                if tooltip.count() and tooltip.first.is_visible():
+                    break
+                page.wait_for_timeout(250)
             tooltip.wait_for()
             assert HOSTILE_NAME in tooltip.inner_text()
             assert tooltip.locator("img").count() == 0
