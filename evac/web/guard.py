@@ -137,6 +137,7 @@ def refuse_unreadable_requests() -> None:
     """`before_request` hook of the whole app, first of all."""
     if _raw_url_length() > current_app.config["EVAC_MAX_URL_LENGTH"]:
         raise UrlTooLong(_("URLが長すぎます"))
+    _refuse_long_chunked_body()  # before the form parser reads (and cuts) the body
     found: list[str] = []
     if _UNSTORABLE.search(request.path):
         found.append("(path)")
@@ -144,7 +145,6 @@ def refuse_unreadable_requests() -> None:
         found += _unstorable_paths(_fields(request.args), "")
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data") and request.form:
         found += _unstorable_paths(_fields(request.form), "")
-    _refuse_long_chunked_body()
     if request.is_json and request.content_length != 0:
         data = request.get_data(cache=True)
         if json_depth(data) > current_app.config["EVAC_MAX_JSON_DEPTH"]:

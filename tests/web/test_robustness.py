@@ -219,6 +219,15 @@ def test_over_gunicorn_long_urls_and_chunked_bodies_answer_json(app: Flask, desk
         assert status == 413 and kind.startswith("application/json"), (status, text[:200])
         assert json.loads(text)["error"]["code"] == "payload_too_large"
 
+        def form_chunks() -> Any:
+            yield b"username=robust-hq&password="
+            for _ in range(100):
+                yield b"x" * 1024
+
+        status, kind, text = request("POST", "/login", form_chunks(), {
+            "Transfer-Encoding": "chunked", "Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 413, (status, text[:200])
+
         status, kind, text = request("POST", "/api/v1/lookups", "[" * 30_000 + "]" * 30_000)
         assert status == 400 and json.loads(text)["error"]["code"] == "json_too_deep"
     finally:
