@@ -17,6 +17,25 @@ from evac.extensions import api, babel, csrf, db, limiter, login_manager, migrat
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+# Every HTML answer runs under this policy. Scripts only from evac's own files (page scripts are
+# ES modules, configuration sits in JSON blocks, no inline handlers), so a name that slips into
+# markup cannot run. Styles need no 'unsafe-inline': Leaflet and the page scripts set styles
+# through the DOM (element.style), which the policy allows, and no template has a style
+# attribute (tests/browser/test_csp.py fails on any violation). Images: the map's OpenStreetMap
+# tiles and the data: icons of Leaflet's and Swagger UI's stylesheets.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data: https://tile.openstreetmap.org",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+))
+HSTS = "max-age=31536000"
+
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the evac Flask app. Reads configuration only: no threads, network or file writes."""
@@ -120,7 +139,7 @@ def register_request_hooks(app: Flask) -> None:
 
     from evac.accounts.auth import refuse_reader_tokens
     from evac.common.textnorm import looks_like_individual_number
-    from evac.web.guard import refuse_individual_numbers_in_request
+    from evac.web.guard import refuse_individual_numbers_in_request, refuse_unreadable_requests
 
     @app.before_request
     def _request_id() -> None:
@@ -130,11 +149,13 @@ def register_request_hooks(app: Flask) -> None:
         g.request_id = incoming if usable else uuid.uuid4().hex
 
 
-    # First of all (before CSRF, rate limits and every blueprint's hooks): a reader token is
-    # refused the same way wherever it is used.
-    app.before_request_funcs.setdefault(None, []).insert(0, refuse_reader_tokens)
+    # First of all (before CSRF, rate limits and every blueprint's hooks): nothing the app cannot
+    # read safely (URL too long, body too large or too deep, NUL or lone surrogates).
+    app.before_request_funcs.setdefault(None, []).insert(0, refuse_unreadable_requests)
+    # Then a reader token is refused the same way wherever it is used.
+    app.before_request_funcs[None].insert(1, refuse_reader_tokens)
     # Next, before anything reads or logs what was sent: no 個人番号 in any part of the request.
-    app.before_request_funcs[None].insert(1, refuse_individual_numbers_in_request)
+    app.before_request_funcs[None].insert(2, refuse_individual_numbers_in_request)
 
     @app.after_request
     def _headers(response: Any) -> ResponseReturnValue:
@@ -142,6 +163,11 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        if app.config["SESSION_COOKIE_SECURE"]:
+            # Secure cookies mean the site is served over HTTPS: tell browsers never to try plain HTTP.
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
 
 

@@ -82,8 +82,12 @@ def ensure_instance_secrets(path: Path) -> None:
 
     Called by the CLI, never by `create_app`. Several hosts sharing one database must be given
     `EVAC_SECRET_KEY` and `EVAC_CARD_KEY` instead, or their cards would not verify elsewhere.
+    The folder holds the keys, the SQLite database and the audit journal: it is the owner's only
+    (0700), and one left open to others by an older evac or a wide umask is closed.
     """
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(0o700)
     for env_name, file_name in (("EVAC_SECRET_KEY", "secret_key"), ("EVAC_CARD_KEY", "card_key")):
         target = path / file_name
         if os.environ.get(env_name) or target.exists():
@@ -138,6 +142,11 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         "EVAC_METRICS_TOKEN": os.environ.get("EVAC_METRICS_TOKEN", ""),
         "EVAC_PURGE_BACKUP_DAYS": _int("EVAC_PURGE_BACKUP_DAYS", 3),
         "MAX_CONTENT_LENGTH": _int("EVAC_MAX_CONTENT_LENGTH", 1024 * 1024),
+        # Longer URLs are answered 414 in JSON by the app; `evac serve` sets gunicorn's own
+        # request-line limit above this, so its HTML 414 is never what a client sees.
+        "EVAC_MAX_URL_LENGTH": _int("EVAC_MAX_URL_LENGTH", 4096),
+        # No request body of evac nests deeper than a few levels; a parser recurses once per level.
+        "EVAC_MAX_JSON_DEPTH": _int("EVAC_MAX_JSON_DEPTH", 32),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("EVAC_SECURE_COOKIES", "0") == "1",
@@ -166,6 +175,8 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # Interactive docs at /api/v1/docs from a vendored Swagger UI: no CDN at run time.
         "OPENAPI_SWAGGER_UI_PATH": "docs",
         "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+        # Swagger UI would send the document's URL to validator.swagger.io for a badge.
+        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": None},
     }
 
 

@@ -241,6 +241,28 @@ def _unavailable() -> str | None:
     return None
 
 
+class _CspBypassingBrowser:
+    """The browser, whose contexts ignore the pages' Content-Security-Policy unless asked not to.
+
+    The app sends a policy without 'unsafe-eval', and Playwright runs a string predicate of
+    `page.wait_for_function("…")` through eval: under the policy it would fail. The tests that
+    check the policy itself (tests/browser/test_csp.py) pass ``bypass_csp=False``."""
+
+    def __init__(self, browser: Any) -> None:
+        self._browser = browser
+
+    def new_context(self, **options: Any) -> Any:
+        options.setdefault("bypass_csp", True)
+        return self._browser.new_context(**options)
+
+    def new_page(self, **options: Any) -> Any:
+        options.setdefault("bypass_csp", True)
+        return self._browser.new_page(**options)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """One headless Chromium for the session."""
@@ -259,5 +281,5 @@ def browser() -> Iterator[Any]:
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
         )
-        yield browser
+        yield _CspBypassingBrowser(browser)
         browser.close()

@@ -11,6 +11,7 @@ from evac.accounts import service
 from evac.accounts.forms import LoginForm
 from evac.accounts.models import Role
 from evac.accounts.throttle import TooManyAttempts
+from evac.common.urls import local_path
 from evac.extensions import limiter
 
 bp = Blueprint("accounts", __name__)
@@ -18,9 +19,8 @@ bp = Blueprint("accounts", __name__)
 
 def _safe_next(target: str | None, role: Role) -> str:
     """Where to go after login: the page asked for (same site only), else the role's home page."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("desk.choose") if role is Role.STAFF else url_for("hq.dashboard")
+    return local_path(target) or (
+        url_for("desk.choose") if role is Role.STAFF else url_for("hq.dashboard"))
 
 
 @bp.route("/login", methods=["GET", "POST"])

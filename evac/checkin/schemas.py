@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
+from evac.common.schemas import Schema
 from evac.common.vocab import NEED_KEYS, StayStatus
 
 _SEX = ["male", "female", "other"]
@@ -37,9 +38,11 @@ class PaperCardIn(Schema):
     language = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
     needs = fields.List(fields.String(validate=validate.OneOf(list(NEED_KEYS))), load_default=list)
     allergy = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    condition_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    condition_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000),
+                                   metadata={"multiline": True})
     pets = fields.Integer(load_default=0, validate=validate.Range(min=0, max=50))
-    pet_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    pet_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
+                             metadata={"multiline": True})
     consent = fields.Nested(ConsentIn, load_default=dict)
     household_id = fields.Integer(load_default=None, allow_none=True)
 

@@ -282,6 +282,21 @@ class EngineSettings:
 _SETTINGS: weakref.WeakKeyDictionary[Engine, EngineSettings] = weakref.WeakKeyDictionary()
 
 
+def create_private_file(path: str) -> None:
+    """Create an empty SQLite database file readable by its owner only, if there is none yet.
+
+    SQLite would create it with the umask's mode (usually 0644: names and addresses readable by
+    every account on the host); its -wal and -shm files then take the database file's mode.
+    """
+    if os.path.exists(path):
+        return
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass  # another worker made it first
+
+
 def configure_engine(engine: Engine, *, busy_timeout: float, write_mode: str = "immediate",
                      strict: bool = False) -> EngineSettings:
     """Tune a new engine and attach the unit-of-work settings to it. Called once per app engine.
@@ -297,6 +312,12 @@ def configure_engine(engine: Engine, *, busy_timeout: float, write_mode: str = "
         database = engine.url.database
         if database and database != ":memory:" and mode is WriteMode.IMMEDIATE:
             gate = SqliteWriterGate(os.path.abspath(database))
+        if database and database != ":memory:" and not database.startswith("file:"):
+            path = os.path.abspath(database)
+
+            @event.listens_for(engine, "do_connect")
+            def _private(*_args: Any) -> None:
+                create_private_file(path)
 
         @event.listens_for(engine, "connect")
         def _tune(dbapi_connection: Any, _record: Any) -> None:

@@ -112,7 +112,7 @@ def parse_birth_date(text: str, *, today: date | None = None) -> date:
         year += era.start.year - 1
     try:
         result = date(year, month, day)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a year or day beyond a C int
         raise ValueError(_("存在しない日付です")) from None
     if era is not None and not era.contains(result):
         raise ValueError(_("%(era)sの期間外の日付です", era=era.name))

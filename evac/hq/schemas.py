@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from evac.checkin.schemas import PersonIdentityOut
+from evac.common.schemas import Schema
 from evac.hq.inquiries import Requester
 from evac.hq.service import NEED_KEYS
 from evac.shelters.models import ShelterStatus

@@ -40,6 +40,7 @@ from evac.audit import service as audit
 from evac.common import csvfile
 from evac.common.db import now_utc, writing
 from evac.common.importing import ImportRefused, ImportReport, RowError
+from evac.common.schemas import text_problem
 from evac.common.textnorm import (
     is_kana,
     kana_key,
@@ -267,12 +268,15 @@ def _parse(text: str, today: date) -> _Parsed:
         errors: list[RowError] = []
         refused_cells = set()
         for index, cell in enumerate(row):
+            column = header_names[index] if index < len(header_names) and header_names[index] \
+                else f"{index + 1}列目"
             if looks_like_individual_number(cell):
                 refused_cells.add(index)
-                column = header_names[index] if index < len(header_names) and header_names[index] \
-                    else f"{index + 1}列目"
                 errors.append(RowError(line, column, _(
                     "12桁の数字があります。個人番号の可能性があるため取り込めません")))
+            elif text_problem(cell):  # the API's rule for text: every column here is a short field
+                refused_cells.add(index)
+                errors.append(RowError(line, column, _("制御文字 (改行・タブなど) や壊れた文字が含まれています")))
         if len(row) != width:
             errors.append(RowError(line, "列数", _("列の数が見出しと違います (見出し %(w)d 列、この行 %(n)d 列)",
                                                  w=width, n=len(row))))

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 
 from evac.checkin.schemas import MyNumberCardIn
+from evac.common.schemas import Schema
 
 _KINDS = ["mynumber", "ic"]
 # What readers send for a UID: hex, perhaps with separators (the server keys it like a tap at the desk).

@@ -30,6 +30,7 @@ from evac.common.importing import (
     bilingual,
     grouped_lines,
 )
+from evac.common.schemas import text_problem
 from evac.shelters import repairs
 from evac.shelters.layouts import (
     HAZARD_FIELDS,
@@ -47,6 +48,8 @@ from evac.shelters.twins import site_key
 
 # Towns put a title or a date above the header; it is looked for in the first rows.
 HEADER_SEARCH_ROWS = 10
+# Free-text columns whose cells may have lines (a quoted CSV cell, an XLSX cell with Alt+Enter).
+_NOTE_COLUMNS = frozenset({"note", "admitted", "other", "building"})
 _GSI_MUNICIPALITY = re.compile(r"[A-Za-z](\d{5})")
 _GSI_CODE = re.compile(r"[A-Z]\d{13}")
 _HALFWIDTH_KANA = re.compile(r"[\uff61-\uff9f]")
@@ -373,6 +376,10 @@ class _Row:
             return None
         if "\x00" in value:  # PostgreSQL refuses NUL in text; better a row error than a crash
             self.error(canonical, _("NUL 文字が含まれています"))
+            return None
+        # The API's rule for text (evac.common.schemas): no control characters, lines in notes only.
+        if text_problem(value, multiline=canonical in _NOTE_COLUMNS):
+            self.error(canonical, _("制御文字 (改行・タブなど) や壊れた文字が含まれています"))
             return None
         if max_length is not None and len(value) > max_length:
             self.error(canonical, _("%(max)d 文字を超えています (%(length)d 文字)", max=max_length, length=len(value)))

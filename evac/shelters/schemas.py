@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
+from evac.common.schemas import Schema
 from evac.shelters.models import ShelterKind, ShelterStatus
 
 

@@ -46,6 +46,7 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
         "accesslog": "-",
         # The path without its query string: searches carry names and birth dates (?q=, ?birth_date=).
         "access_log_format": '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(L)s',
+        "limit_request_line": _request_line_limit(app.config["EVAC_MAX_URL_LENGTH"]),
         "timeout": 60,
         "graceful_timeout": 20,
         "post_fork": lambda _server, _worker: _post_fork(app),
@@ -54,6 +55,18 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
 
 
 _STOPS: list[Callable[[], None]] = []
+
+# gunicorn takes at most this for its request-line limit (0 means none at all).
+_GUNICORN_LINE_MAX = 8190
+
+
+def _request_line_limit(max_url: int) -> int:
+    """gunicorn's request-line limit, as far above the app's URL limit as gunicorn allows, so a
+    long URL reaches the app and is answered 414 in JSON rather than by gunicorn's HTML page
+    (only a line over gunicorn's own maximum of 8190 bytes still gets that page)."""
+    if max_url + len("OPTIONS  HTTP/1.1") > _GUNICORN_LINE_MAX:
+        return 0  # the app's limit is above what gunicorn can check: the app checks alone
+    return _GUNICORN_LINE_MAX
 
 
 def _metrics_directory(app: Flask) -> None:

@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from evac.audit import service as audit
 from evac.common.db import DatabaseUnavailable, is_unavailable
 from evac.common.errors import Conflict, DomainError, error_body
+from evac.common.logging import exception_type, traceback_without_messages
 from evac.web import metrics
 
 log = logging.getLogger(__name__)
@@ -154,7 +155,10 @@ def handle_internal_error(error: Exception) -> tuple[Response | str, int]:
             isinstance(original, DBAPIError) and is_unavailable(original)):
         return handle_unavailable(original)
     if not isinstance(original, HTTPException):
-        log.error("unhandled error", exc_info=original)
+        # Not exc_info: whatever other handler sees the record (a root handler, pytest's) would
+        # print the exception's message, and that may hold a name or a cell value.
+        log.error("unhandled error", extra={"error": exception_type(original),
+                                            "traceback": traceback_without_messages(original)})
     return _respond(500, "internal_error", _messages()[500])
 
 

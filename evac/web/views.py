@@ -19,6 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import force_locale
 
 from evac.common.db import DatabaseUnavailable, now_utc
+from evac.common.urls import local_path
 from evac.common.vocab import TOKYO
 from evac.hq import public
 from evac.incidents import service as incidents
@@ -77,11 +78,8 @@ def set_language(code: str) -> ResponseReturnValue:
     """Switch the interface language for this browser session."""
     if code in LANGUAGES:
         session["lang"] = code
-    target = request.args.get("next", "")
     # Only same-site paths, so the switch cannot be used as an open redirect.
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("web.index")
-    return redirect(target)
+    return redirect(local_path(request.args.get("next")) or url_for("web.index"))
 
 
 @bp.app_context_processor

@@ -44,7 +44,8 @@ function start(holder, data) {
     address.textContent = shelter.address || "";
     box.append(name, level, address);
     marker.bindPopup(box);
-    marker.bindTooltip(shelter.name + " — " + (data.levels[shelter.level] || ""));
+    // A text node, never an HTML string: shelter names come from imported open-data files.
+    marker.bindTooltip(document.createTextNode(shelter.name + " — " + (data.levels[shelter.level] || "")));
     bounds.push([shelter.lat, shelter.lon]);
   });
   if (bounds.length === 1) map.setView(bounds[0], 15);

@@ -55,7 +55,9 @@ export function createMap({t, onSelect}) {
         markers.set(r.id, marker);
       }
       marker.setStyle({fillColor: colour(r), radius: selected === r.id ? 11 : 7});
-      marker.bindTooltip(r.name + " " + (r.capacity === null ? num(r.occupancy) : num(r.occupancy) + "/" + num(r.capacity)));
+      // A text node, never an HTML string: shelter names come from imported open-data files.
+      marker.bindTooltip(document.createTextNode(
+        r.name + " " + (r.capacity === null ? num(r.occupancy) : num(r.occupancy) + "/" + num(r.capacity))));
     });
     markers.forEach((marker, id) => { if (!keep.has(id)) { marker.remove(); markers.delete(id); } });
     if (!fitted && bounds.length) {
