@@ -165,7 +165,7 @@ def roster_xlsx(shelter_id: int | None, target: IO[bytes], incident_id: int | No
         header.append(cell)
     sheet.append(header)
     for row in _rows(shelter_id, incident_id):
-        sheet.append([_xlsx_safe(v) for v in roster_row(*row)])
+        sheet.append([_xlsx_cell(v) for v in roster_row(*row)])
         count.rows += 1
     book.save(target)
     return count
@@ -176,6 +176,15 @@ def _xlsx_safe(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return value
+
+
+def _xlsx_cell(value: Any) -> Any:
+    # XLSX (XML 1.0) cannot hold most control characters: a name stored with one before names
+    # refused them would stop the whole export. Dropped from the cell; the record is unchanged.
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    value = _xlsx_safe(value)
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value
 
 
 def spooled() -> IO[bytes]:

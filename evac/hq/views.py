@@ -159,7 +159,11 @@ def _download(kind: str, shelter_id: int | None, write: Callable[[IO[bytes]], ex
     """Write the export into a temporary file (memory, then disk: bounded memory for a whole
     disaster's roster), audit it with its size, and send it."""
     target = exports.spooled()
-    exports.run_export(kind, shelter_id, write, target, encoding=encoding)
+    try:
+        exports.run_export(kind, shelter_id, write, target, encoding=encoding)
+    except BaseException:
+        target.close()
+        raise
     size = target.tell()
     target.seek(0)
     if size <= exports.IN_MEMORY:

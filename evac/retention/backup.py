@@ -49,7 +49,7 @@ def _sqlite_path(url: URL) -> Path:
 def backup(target: Path) -> Backup:
     """Write a consistent copy of the live database to `target` (atomically: a `.partial` until checked)."""
     url = make_url(str(db.engine.url))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # backups hold everyone's personal data
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     if url.get_backend_name() == "postgresql":
