@@ -187,7 +187,8 @@ def test_checkin_answered_503_is_queued_and_delivered_once(desk, page: Any) -> N
     assert "保留していた受付 1 件を送信しました" in page.locator("#alert").inner_text()
     assert "is-offline" not in (page.locator("#net").get_attribute("class") or "")
     assert _stays(desk["shelter"].id) == 2
-    assert page.locator("#count-occupancy").inner_text() == "2"
+    # The counts follow the delivered answer (drawn just after the banner).
+    page.wait_for_function("() => document.getElementById('count-occupancy').textContent.trim() === '2'")
     # One check-in, sent three times with the same client_id: a replay never doubles a stay.
     assert len(posts) == 3 and len({p["client_id"] for p in posts}) == 1
     assert posts[0]["members"] == [family[0].id, family[1].id]
