@@ -145,6 +145,9 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # Longer URLs are answered 414 in JSON by the app; `evac serve` sets gunicorn's own
         # request-line limit above this, so its HTML 414 is never what a client sees.
         "EVAC_MAX_URL_LENGTH": _int("EVAC_MAX_URL_LENGTH", 4096),
+        # Where residents reach the public crowding page (the posters' QR code); empty: the host the
+        # request came to.
+        "EVAC_PUBLIC_URL": os.environ.get("EVAC_PUBLIC_URL", ""),
         # No request body of evac nests deeper than a few levels; a parser recurses once per level.
         "EVAC_MAX_JSON_DEPTH": _int("EVAC_MAX_JSON_DEPTH", 32),
         "SESSION_COOKIE_HTTPONLY": True,

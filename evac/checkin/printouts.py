@@ -135,7 +135,10 @@ def _shelter(shelter_id: int) -> tuple[str, str, str, bool]:
 def poster_pdf(shelter_id: int, public_url: str | None = None) -> bytes:
     """The shelter's A4 poster, with a QR code of the public crowding page."""
     name, kana, address, drill = _shelter(shelter_id)
-    public_url = public_url or request.host_url.rstrip("/") + url_for("web.index")
+    # The configured public address (EVAC_PUBLIC_URL): the poster is scanned by residents' phones,
+    # not by whoever printed it from a LAN address or a proxy's inner host name.
+    configured = str(current_app.config.get("EVAC_PUBLIC_URL") or "").rstrip("/")
+    public_url = public_url or (configured + "/" if configured else request.host_url.rstrip("/") + url_for("web.index"))
     return render_poster(ShelterPoster(shelter_name=name, crowding_url=public_url, town_name=_town(),
                                        shelter_kana=kana, address=address, drill=drill))
 

@@ -55,6 +55,19 @@ def test_poster_and_blank_cards(client: FlaskClient, db, desk) -> None:
     assert len(pypdf.PdfReader(io.BytesIO(blank.data)).pages) == 10 and "避難者カード" in _text(blank)
 
 
+def test_the_poster_qr_names_the_configured_public_url(app, client: FlaskClient, db, desk) -> None:
+    from tests.printables.pdfcheck import decode, render
+
+    def poster_qr() -> list[str]:
+        pdf = client.get(f"/desk/{desk['shelter'].id}/poster.pdf").data
+        return [code.text for code in decode(render(pdf, 0))]
+
+    # Printed from the tablet on the LAN: without EVAC_PUBLIC_URL the QR names the host asked.
+    assert poster_qr() == ["http://localhost/"]
+    app.config["EVAC_PUBLIC_URL"] = "https://hinan.town.seika.kyoto.jp"
+    assert poster_qr() == ["https://hinan.town.seika.kyoto.jp/"]
+
+
 def test_printouts_are_scoped_to_the_staff_shelters(client: FlaskClient, db, desk) -> None:
     for path in ("roster.pdf", f"cards/{desk['person'].id}.pdf", "poster.pdf", "evacuee-cards.pdf"):
         assert client.get(f"/desk/{desk['other'].id}/{path}").status_code == 403

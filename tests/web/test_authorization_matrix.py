@@ -59,6 +59,7 @@ def _uuid(_town: dict[str, Any]) -> str:
 ROUTES: list[Route] = [
     Route("GET", "/", EVERYONE),
     Route("GET", "/healthz", EVERYONE),
+    Route("GET", "/favicon.ico", EVERYONE),
     Route("GET", "/metrics", EVERYONE),  # loopback only (the test client is 127.0.0.1)
     Route("GET", "/login", EVERYONE),
     Route("GET", "/lang/en?next=/", EVERYONE, rule="/lang/<code>"),
