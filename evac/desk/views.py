@@ -34,6 +34,9 @@ def _messages() -> dict[str, str]:
     """Texts the desk's script shows, translated here so the script holds none of its own."""
     return {
         "checkin": _("チェックイン"),
+        "field_required": _("この項目を入力してください"),
+        "kana_only": _("カタカナかひらがなで入力してください"),
+        "print_card_of": _("%(name)s さんのQRカードを印刷"),
         "checked_in": _("%(n)s 名を受付しました"),
         "checked_in_names": _("%(names)s の %(n)s 名を受付しました"),
         "name_san": _("%(name)s さん"),

@@ -206,3 +206,42 @@ def test_scan_whose_lookup_is_answered_503_is_queued(desk, page: Any) -> None:
     page.unroute("**/api/v1/lookups")
     page.wait_for_function("document.getElementById('pending').dataset.count === '0'", timeout=20_000)
     assert _stays(desk["shelter"].id) == 1
+
+
+def test_walk_in_form_speaks_the_page_language_and_takes_half_width_kana(desk, page: Any) -> None:
+    page.get_by_role("tab", name="避難者カード入力").click()
+    assert page.locator("#panel-walkin .required").count() == 5, "必須 beside each required field"
+    page.get_by_role("button", name="登録してチェックイン").click()
+    # The first missing field says so in the page's words, not the browser's.
+    assert page.locator("#w-family").evaluate("(el) => el.validationMessage") == "この項目を入力してください"
+    page.get_by_label("氏（漢字）").fill("岩田")
+    page.get_by_label("名（漢字）").fill("哲也")
+    page.get_by_label("氏（フリガナ）").press_sequentially("ｲﾜﾀ")
+    page.get_by_label("名（フリガナ）").press_sequentially("ﾃﾂﾔ")
+    assert page.get_by_label("氏（フリガナ）").input_value() == "イワタ"
+    page.get_by_label("氏（フリガナ）").fill("iwata")
+    assert page.locator("#w-family-kana").evaluate("(el) => el.validationMessage") == "カタカナかひらがなで入力してください"
+    page.get_by_label("氏（フリガナ）").fill("イワタ")
+    page.get_by_label("生年月日", exact=False).fill("1975-04-01")
+    page.get_by_label("性別").select_option("male")
+    page.get_by_label("住所").fill("京都府相楽郡精華町精華台1-1")
+    page.get_by_role("button", name="登録してチェックイン").click()
+    link = page.locator("#walkin-card-link")
+    link.wait_for()
+    assert link.inner_text() == "岩田 哲也 さんのQRカードを印刷"
+    screenshot(page, "desk-walkin-card-link")
+    _db.session.rollback()
+    person = _db.session.scalars(select(Person).where(Person.family_name == "岩田")).one()
+    assert person.given_name_kana == "テツヤ"
+    # Editing the form for the next person takes the link away: it would name the wrong one.
+    page.get_by_label("氏（漢字）").fill("次")
+    assert page.locator("#walkin-card").is_hidden()
+
+
+def test_the_scan_field_warns_when_a_japanese_ime_is_composing(desk, page: Any) -> None:
+    scan = page.locator("#scan")
+    assert scan.get_attribute("inputmode") == "url", "a valid inputmode that brings up a Latin keyboard"
+    assert page.locator("#scan-ime").is_hidden()
+    scan.dispatch_event("compositionstart")
+    assert page.locator("#scan-ime").is_visible()
+    screenshot(page, "desk-scan-ime")

@@ -18,7 +18,7 @@ import {clearFlash, flash, setCounts, setOnline, setPending, showClosed} from ".
 import {chosenMembers, hideCandidates, hideHousehold, showCandidates, showHousehold} from "./view/household.js";
 import {renderReaders, showCode} from "./view/readers.js";
 import {renderPeople, renderRoster, rosterQuery, rosterShown, showLinking} from "./view/roster.js";
-import {prefillWalkIn, setupWalkIn} from "./view/walkin.js";
+import {prefillWalkIn, setupWalkIn, watchImeOnScan} from "./view/walkin.js";
 import {createWedge} from "./wedge.js";
 
 // The service worker's cache (sw.js): the page adds itself to it for offline reloads.
@@ -157,7 +157,8 @@ function start(root) {
   byId("result-close").addEventListener("click", () => desk.closeHousehold());
   byId("roster-form").addEventListener("submit", (event) => { event.preventDefault(); desk.loadRoster(); });
   TABS.forEach((tab) => byId("tab-" + tab).addEventListener("click", () => showTab(tab)));
-  setupWalkIn({shelterId, checkIn: (person) => desk.checkInWalkIn(person)});
+  setupWalkIn({shelterId, t, checkIn: (person) => desk.checkInWalkIn(person)});
+  watchImeOnScan(scan);
   setupCamera({onCode: (text) => desk.handleScan(text), onUnavailable: () => flash(t("camera_unavailable"), "error")});
 
   byId("link-ic-cancel").addEventListener("click", () => desk.cancelLink());

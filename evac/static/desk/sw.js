@@ -9,6 +9,7 @@ const CACHE = "evac-desk-v4";
 const ASSETS = [
   "/static/css/evac.css",
   "/static/desk/desk.css",
+  "/static/favicon.svg",
   "/static/vendor/jsqr/jsQR.js",
   "/static/js/api.js",
   "/static/js/dom.js",

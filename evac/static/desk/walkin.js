@@ -50,3 +50,11 @@ export function personFromCard(card) {
     address: fold(card.address),
   };
 }
+
+// Half-width katakana (ｱ–ﾝ, ｰ, ﾞ ﾟ): what some keyboards and IMEs type into a フリガナ field.
+const HALF_WIDTH_KANA = /[\uff61-\uff9f]/;
+
+/** A kana field's value with half-width katakana made full-width (NFKC joins ﾀﾞ into ダ); else as typed. */
+export function foldKana(text) {
+  return HALF_WIDTH_KANA.test(text) ? text.normalize("NFKC") : text;
+}
