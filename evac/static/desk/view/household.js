@@ -136,9 +136,12 @@ export function showCandidates(candidates, body, {t, onChoose, onRegisterNew}) {
   if (body && body.person) {
     const fresh = document.createElement("button");
     fresh.type = "button";
+    fresh.className = "big";
     fresh.textContent = t("register_new");
     fresh.addEventListener("click", () => onRegisterNew(body));
     box.append(fresh);
   }
   box.hidden = false;
+  // Asked from the bottom of the walk-in form: bring the choice to where the eye is.
+  if (box.scrollIntoView) box.scrollIntoView({block: "start"});
 }
