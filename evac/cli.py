@@ -82,8 +82,12 @@ class _Refusals:
 class EvacGroup(_Refusals, FlaskGroup):
     """The `evac` entry point's group: commands are imported one at a time, when asked for."""
 
+    _plugin_entry_points: dict[str, metadata.EntryPoint] | None = None
+
     def _plugins(self) -> dict[str, metadata.EntryPoint]:
-        return {ep.name: ep for ep in metadata.entry_points(group="flask.commands")}
+        if self._plugin_entry_points is None:  # reading every installed package's metadata: once
+            self._plugin_entry_points = {ep.name: ep for ep in metadata.entry_points(group="flask.commands")}
+        return self._plugin_entry_points
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command's name, without building the app or importing a command."""
