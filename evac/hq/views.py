@@ -50,6 +50,7 @@ DEFAULT_REFRESH_SECONDS = 15
 class Occupancy(MethodView):
     @require_roles(*HQ_ROLES)
     @blp.response(200, OccupancyOut)
+    @blp.alt_response(304, description="Not Modified: nothing shown has changed since the ETag sent in If-None-Match")
     def get(self) -> Response:
         """Totals and every open or full shelter's occupancy, households, needs and last change.
 
