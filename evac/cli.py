@@ -125,7 +125,23 @@ class EvacGroup(_Refusals, FlaskGroup):
 
 
 class EvacAppGroup(_Refusals, AppGroup):
-    """`app.cli` (also what `flask --app evac …` and the test runner invoke)."""
+    """`app.cli` (also what `flask --app evac …` and the test runner invoke).
+
+    Its feature commands are imported when first asked for, so that building the app (every
+    gunicorn worker) does not import every command's module — Faker through `evac demo` above all.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The app's own commands and every feature command."""
+        return sorted(set(super().list_commands(ctx)) | {n for n, (m, _a, _h) in COMMANDS.items() if m})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """The named command, importing its module the first time."""
+        command = super().get_command(ctx, name)
+        if command is None and name in COMMANDS and COMMANDS[name][0] is not None:
+            command = _feature_command(name)
+            self.add_command(command, name)
+        return command
 
 
 def _create_app() -> Flask:
@@ -149,11 +165,8 @@ def main() -> None:
 
 
 def register(app: Flask) -> None:
-    """Attach every feature's commands to the app's CLI (what `flask --app evac` and tests run)."""
+    """Give the app its CLI group (what `flask --app evac` and tests run); commands load lazily."""
     group = EvacAppGroup(app.name)
     for name, command in app.cli.commands.items():  # Flask-Migrate's `db`, registered by its init_app
         group.add_command(command, name)
     app.cli = group
-    for name, (module, _attribute, _help) in COMMANDS.items():
-        if module is not None:
-            app.cli.add_command(_feature_command(name), name)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from importlib import metadata
 
+import click
 import pytest
 
 from evac.cli import COMMANDS, PLUGIN_HELP
@@ -47,10 +48,11 @@ def test_help_imports_no_heavy_module() -> None:
 
 def test_help_lines_are_the_commands_own(app) -> None:
     """The lines in COMMANDS and PLUGIN_HELP are what click would print from the commands themselves."""
-    commands = app.cli.commands
-    assert set(commands) == set(COMMANDS)
-    for name, (_module, _attribute, line) in COMMANDS.items():
-        assert commands[name].get_short_help_str(limit=line_limit(line)) == line, name
+    with click.Context(app.cli) as ctx:
+        assert set(app.cli.list_commands(ctx)) == set(COMMANDS)
+        for name, (_module, _attribute, line) in COMMANDS.items():
+            command = app.cli.get_command(ctx, name)
+            assert command is not None and command.get_short_help_str(limit=line_limit(line)) == line, name
     plugins = {ep.name: ep for ep in metadata.entry_points(group="flask.commands")}
     for name, line in PLUGIN_HELP.items():
         assert plugins[name].load().get_short_help_str(limit=line_limit(line)) == line, name
@@ -60,6 +62,16 @@ def line_limit(line: str) -> int:
     """The width click cuts a command's line to in `evac --help`: 78 columns (80 less click's
     margin), less 6 and the longest name (`import-residents`)."""
     return 78 - 6 - len("import-residents")
+
+
+def test_building_the_app_imports_no_command_module() -> None:
+    """A gunicorn worker builds the app: the commands' modules (and Faker through `evac demo`)
+    are not part of it."""
+    probe = ("import json, sys; from evac import create_app; create_app(); "
+             "print(json.dumps(sorted(m for m in sys.modules if m == 'faker' or m.startswith('evac.') and m.endswith('.cli'))))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True,
+                          env={"EVAC_SECRET_KEY": "x" * 32, "EVAC_CARD_KEY": "y" * 32, "PATH": "/usr/bin:/bin"})
+    assert [m for m in json.loads(done.stdout.strip().splitlines()[-1]) if m != "evac.cli"] == []  # evac.cli: the group itself
 
 
 @pytest.mark.parametrize("argv", [["health"], ["hq", "--help"]])
