@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 
 EX_TEMPFAIL = 75
 
-# Every command of `evac`: name → (module, attribute, the one line `evac --help` shows). The
-# module is imported only when its command runs, so `evac --help` imports neither the app nor
-# alembic, reportlab or Faker (1.4 s before, most of it in create_app). A module of None is a
-# command the app itself registers (Flask-Migrate's `db`, flask-smorest's `openapi`): asking for
-# it builds the app. tests/test_startup.py checks that
-# these lines are the commands' own.
+# Every command of `evac`: name → (module, attribute, the one line `evac --help` shows, as click
+# cuts it in 80 columns). The module is imported only when its command runs, so `evac --help`
+# builds no app and imports neither alembic, reportlab nor Faker (1.4 s before, most of it in
+# create_app; bench/startup.py). A module of None is a command the app itself registers
+# (Flask-Migrate's `db`, flask-smorest's `openapi`): asking for it builds the app.
+# tests/test_startup.py checks that these lines are the commands' own.
 COMMANDS: dict[str, tuple[str | None, str, str]] = {
     "audit": ("evac.audit.cli", "audit_group", "監査ログ / the audit log."),
     "backup": ("evac.retention.cli", "backup", "Write a consistent copy of the database to TARGET..."),
