@@ -233,7 +233,7 @@ describe("conditional polling (ETag, 304)", () => {
   it("sends the last ETag and reports a 304 as ok without data", async () => {
     const {fetch, sent} = fakeFetch([
       {status: 200, headers: {ETag: 'W/"occupancy-hq-1"'}, body: {shelters: []}},
-      {status: 304},
+      {status: 304, headers: {Date: "Wed, 02 Dec 2026 07:00:05 GMT"}},
       {status: 200, headers: {ETag: 'W/"occupancy-hq-2"'}, body: {shelters: [{id: 1}]}},
       {status: 304},
     ]);
@@ -243,6 +243,7 @@ describe("conditional polling (ETag, 304)", () => {
     assert.equal(first.notModified, false);
     const second = await load();
     assert.deepEqual([second.ok, second.notModified, second.status, second.data], [true, true, 304, null]);
+    assert.equal(second.checkedAt, "2026-12-02T07:00:05.000Z"); // the server's clock, not the PC's
     const third = await load();
     assert.deepEqual(third.data, {shelters: [{id: 1}]});
     await load();
@@ -262,7 +263,9 @@ describe("conditional polling (ETag, 304)", () => {
     const busy = await load();
     assert.equal(busy.kind, "unavailable");
     assert.equal(busy.retryAfter, 30_000);
-    assert.equal((await load()).notModified, true);
+    const still = await load();
+    assert.equal(still.notModified, true);
+    assert.ok(still.checkedAt.endsWith("Z"), "without a Date header, the time of the answer");
     assert.deepEqual(sent.map((s) => s.ifNoneMatch), [null, 'W/"a"', 'W/"a"', 'W/"a"']);
   });
 

@@ -183,7 +183,7 @@ function start(root) {
     }
     if (answer.notModified) {
       // 304: nothing shown has changed since the last answer, which is still current now.
-      state.generatedAt = new Date().toISOString();
+      state.generatedAt = answer.checkedAt;
       root.dataset.notModified = String(Number(root.dataset.notModified || 0) + 1);
     } else {
       const body = answer.data;

@@ -8,7 +8,7 @@ import {makeAnswer} from "../js/api.js";
 
 /**
  * A GET of `path` that sends If-None-Match with the ETag of its last full answer. Resolves like
- * js/api.js's answers; a 304 is `ok` with `notModified: true` and no data. (A page-set
+ * js/api.js's answers; a 304 is `ok` with `notModified: true`, no data and `checkedAt` (ISO). (A page-set
  * If-None-Match makes the browser pass the 304 through instead of answering from its cache.)
  * @param {object} options
  * @param {string} options.path
@@ -26,7 +26,12 @@ export function createConditionalGet({path, fetch: fetchImpl = (...args) => glob
     } catch (err) {
       return makeAnswer(0, null, null, now());
     }
-    if (response.status === 304) return {...makeAnswer(200, null, null, now()), status: 304, notModified: true};
+    if (response.status === 304) {
+      // When the server said "still the same", by its clock (the Date header), for "last updated".
+      const date = Date.parse(response.headers.get("Date") || "");
+      const checkedAt = new Date(Number.isNaN(date) ? now() : date).toISOString();
+      return {...makeAnswer(200, null, null, now()), status: 304, notModified: true, checkedAt};
+    }
     let data = null;
     try { data = await response.json(); } catch (err) { data = null; }
     const answer = makeAnswer(response.status, data, response.headers.get("Retry-After"), now());
