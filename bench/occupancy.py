@@ -22,7 +22,7 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ DEFAULT_PG_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 PG_DATABASE = "evac_bench_occ"
 SQLITE_PATH = Path("/tmp/evac_bench_occ.sqlite3")
 TARGET_P95_MS = 100.0
+REPEATS = 3
 
 SHELTER_COLUMNS = ("id", "code", "name", "name_kana", "address", "lat", "lon", "municipality_code",
                    "municipality_name", "kind", "hazards", "capacity", "status", "source", "opened_at",
@@ -49,7 +50,8 @@ PERSON_COLUMNS = ("id", "household_id", "family_name", "given_name", "family_nam
                   "name_key", "kana_key", "birth_date", "sex", "address", "needs", "pets", "consent_relatives",
                   "consent_acquaintances", "consent_public", "source", "created_at", "updated_at")
 STAY_COLUMNS = ("id", "person_id", "shelter_id", "household_id", "status", "method", "checked_in_at",
-                "updated_at")
+                "updated_at", "incident_id")
+INCIDENT_COLUMNS = ("id", "name", "kind", "is_open", "public", "started_at")
 # Need bits and how common each is among evacuees (a rough, synthetic guess).
 NEED_RATES = ((1, 0.28), (2, 0.04), (4, 0.05), (8, 0.01), (16, 0.02), (32, 0.03), (64, 0.04), (128, 0.03),
               (256, 0.02))
@@ -88,8 +90,9 @@ def generate(persons: int, open_shelters: int, seed: int) -> dict[str, list[tupl
             roll = rng.random()
             status = "present" if roll < 0.82 else "outing" if roll < 0.88 else "at_home" if roll < 0.95 else "in_car"
             checked_in = now - timedelta(minutes=rng.randrange(0, 3 * 24 * 60))
-            stays.append((pid, pid, shelter, hid, status, "manual", checked_in, checked_in))
-    return {"shelter": shelters, "household": households, "person": people, "stay": stays}
+            stays.append((pid, pid, shelter, hid, status, "manual", checked_in, checked_in, 1))
+    incident = [(1, "ベンチ災害", "disaster", True, True, now - timedelta(days=3))]
+    return {"incident": incident, "shelter": shelters, "household": households, "person": people, "stay": stays}
 
 
 def _sqlite_value(value: Any) -> Any:
@@ -120,19 +123,83 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
-def timed_requests(client: Any, path: str, headers: dict[str, str], count: int) -> tuple[list[float], int]:
-    """Milliseconds per request (after two warm-ups) and the size of the last answer."""
+def timed_requests(client: Any, path: str, headers: dict[str, str], count: int,
+                   before: Callable[[], dict[str, str]] | None = None, status: int = 200) -> tuple[list[float], int]:
+    """Milliseconds per request (after two warm-ups) and the bytes of the last answer's body.
+
+    `before` runs untimed before each request and returns extra headers for it (a change to the
+    data and the ETag of the last answer, for the conditional polls).
+    """
     size = 0
     for _ in range(2):
-        client.get(path, headers=headers)
+        client.get(path, headers={**headers, **(before() if before else {})})
     times = []
     for _ in range(count):
+        sent = {**headers, **(before() if before else {})}
         start = time.perf_counter()
-        response = client.get(path, headers=headers)
+        response = client.get(path, headers=sent)
         times.append((time.perf_counter() - start) * 1000)
-        assert response.status_code == 200, response.status_code
+        assert response.status_code == status, (response.status_code, status)
         size = len(response.data)
     return times, size
+
+
+def _change_one_counter(shelter_ids: list[int], rng: random.Random) -> None:
+    """What a check-in does to the counters, without the check-in: one shelter's occupancy + 1."""
+    db.session.execute(sa.text("UPDATE hq_shelter_tally SET occupancy = occupancy + 1, updated_at = :now "
+                               "WHERE shelter_id = :sid"),
+                       {"now": _sqlite_value(datetime.now(UTC)) if db.engine.dialect.name == "sqlite"
+                        else datetime.now(UTC), "sid": rng.choice(shelter_ids)})
+    db.session.commit()
+
+
+def poll_kinds(client: Any, headers: dict[str, str], requests: int, shelter_ids: list[int]) -> dict[str, Any]:
+    """The ways the HQ page may poll, each timed `REPEATS` times: p95 per repeat and bytes.
+
+    The baseline polls with nothing changing; "changed, plain" writes a counter before each
+    poll as a check-in would (on SQLite that also empties the reader's page cache), so it is the
+    fair comparison for the conditional, gzipped changed poll.
+    """
+    rng = random.Random(14)
+    gzip_headers = {**headers, "Accept-Encoding": "gzip"}
+    last: dict[str, str] = {}
+
+    def remember() -> str:
+        answer = client.get("/api/v1/occupancy", headers=gzip_headers)
+        last["etag"] = answer.headers["ETag"]
+        return last["etag"]
+
+    def changed() -> dict[str, str]:
+        etag = last.get("etag") or remember()
+        _change_one_counter(shelter_ids, rng)
+        last.pop("etag")
+        remember()  # untimed: keeps `last` one answer behind the change made above
+        _change_one_counter(shelter_ids, rng)
+        return {"If-None-Match": etag}
+
+    def changed_plain() -> dict[str, str]:
+        _change_one_counter(shelter_ids, rng)
+        return {}
+
+    def unchanged() -> dict[str, str]:
+        return {"If-None-Match": last.get("etag") or remember()}
+
+    kinds: dict[str, Any] = {}
+    for name, extra, before, status in (
+        ("baseline: plain 200, no ETag, no gzip", headers, None, 200),
+        ("changed, plain 200 (no ETag, no gzip)", headers, changed_plain, 200),
+        ("changed poll: If-None-Match, gzip", gzip_headers, changed, 200),
+        ("unchanged poll: If-None-Match -> 304", gzip_headers, unchanged, 304),
+    ):
+        p95s, p50s = [], []
+        size = 0
+        for _ in range(REPEATS):
+            last.clear()
+            times, size = timed_requests(client, "/api/v1/occupancy", extra, requests, before, status)
+            p95s.append(_percentile(times, 0.95))
+            p50s.append(statistics.median(times))
+        kinds[name] = {"p95": p95s, "p50": p50s, "bytes": size}
+    return kinds
 
 
 def bench(label: str, url: str, data: dict[str, list[tuple[Any, ...]]], requests: int, instance: Path) -> dict:
@@ -149,13 +216,13 @@ def bench(label: str, url: str, data: dict[str, list[tuple[Any, ...]]], requests
     with app.app_context():
         upgrade()
         started = time.perf_counter()
-        for table, columns in (("shelter", SHELTER_COLUMNS), ("household", HOUSEHOLD_COLUMNS),
+        for table, columns in (("incident", INCIDENT_COLUMNS), ("shelter", SHELTER_COLUMNS), ("household", HOUSEHOLD_COLUMNS),
                                ("person", PERSON_COLUMNS), ("stay", STAY_COLUMNS)):
             bulk_insert(table, columns, data[table])
         db.session.commit()
         if db.engine.dialect.name == "postgresql":
             with db.engine.connect() as conn:
-                for table in ("shelter", "household", "person", "stay"):
+                for table in ("incident", "shelter", "household", "person", "stay"):
                     conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                                          f"(SELECT max(id) FROM {table}))"))
                 conn.commit()
@@ -186,6 +253,8 @@ def bench(label: str, url: str, data: dict[str, list[tuple[Any, ...]]], requests
         times, size = timed_requests(client, "/api/v1/occupancy", headers, requests)
         result["occupancy"] = {"p50": statistics.median(times), "p95": _percentile(times, 0.95),
                                "max": max(times), "bytes": size}
+        open_ids = [s["id"] for s in body["shelters"] if s["occupancy"]]
+        result["polls"] = poll_kinds(client, headers, requests, open_ids)
         times, _ = timed_requests(client, "/api/v1/occupancy/trend", headers, max(20, requests // 4))
         result["trend"] = {"p50": statistics.median(times), "p95": _percentile(times, 0.95), "max": max(times)}
         db.session.remove()
@@ -208,6 +277,13 @@ def report(result: dict[str, Any]) -> str:
     out.write(f"  GET /api/v1/occupancy        p50 {occ['p50']:6.1f} ms  p95 {occ['p95']:6.1f} ms  "
               f"max {occ['max']:6.1f} ms  ({occ['bytes'] / 1024:.0f} KiB)  target p95 <= {TARGET_P95_MS:.0f} ms: "
               f"{verdict}\n")
+    polls = result["polls"]
+    base = statistics.median(next(iter(polls.values()))["p95"])
+    for name, kind in polls.items():
+        p95 = statistics.median(kind["p95"])
+        out.write(f"  {name:<38} p95 min {min(kind['p95']):6.1f} median {p95:6.1f} ms  "
+                  f"p50 median {statistics.median(kind['p50']):6.1f} ms  {kind['bytes']:>9,} bytes/poll  "
+                  f"p95 ratio to baseline {p95 / base:4.2f}\n")
     out.write(f"  GET /api/v1/occupancy/trend  p50 {trend['p50']:6.1f} ms  p95 {trend['p95']:6.1f} ms  "
               f"max {trend['max']:6.1f} ms\n")
     return out.getvalue()
@@ -223,6 +299,8 @@ def main() -> None:
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
 
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"load average {load} ({os.cpu_count()} cores); {REPEATS} repeats of {args.requests} polls each")
     started = time.perf_counter()
     data = generate(args.persons, args.open_shelters, args.seed)
     print(f"generated {len(data['shelter']):,} shelters, {len(data['household']):,} households, "

@@ -7,23 +7,67 @@ may try again. Commands therefore just raise.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
 
 import click
-from flask import Flask
-from flask.cli import AppGroup, FlaskGroup
+from flask import current_app
+from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
-from evac import settings
-from evac.common.db import DatabaseUnavailable
-from evac.common.errors import DomainError
+if TYPE_CHECKING:
+    from flask import Flask
 
 EX_TEMPFAIL = 75
+
+# Every command of `evac`: name → (module, attribute, the one line `evac --help` shows, as click
+# cuts it in 80 columns). The module is imported only when its command runs, so `evac --help`
+# builds no app and imports neither alembic, reportlab nor Faker (1.4 s before, most of it in
+# create_app; bench/startup.py). A module of None is a command the app itself registers
+# (Flask-Migrate's `db`, flask-smorest's `openapi`): asking for it builds the app.
+# tests/test_startup.py checks that these lines are the commands' own.
+COMMANDS: dict[str, tuple[str | None, str, str]] = {
+    "audit": ("evac.audit.cli", "audit_group", "監査ログ / the audit log."),
+    "backup": ("evac.retention.cli", "backup", "Write a consistent copy of the database to TARGET..."),
+    "cards": ("evac.cards.cli", "cards", "QRカード / resident QR cards."),
+    "db": (None, "db", "Perform database migrations."),
+    "demo": ("evac.demo.cli", "demo", "デモの町 / build the demo town: Seika's 22 real shelters..."),
+    "health": ("evac.web.cli", "health", "Exit 0 if the database answers (and, with --url, the..."),
+    "hq": ("evac.hq.cli", "hq", "本部 (HQ): occupancy counters."),
+    "import-residents": ("evac.people.cli", "import_residents",
+                         "住民データ取込 / import residents from a register extract..."),
+    "import-shelters": ("evac.shelters.cli", "import_shelters",
+                        "Import shelters: GSI 指定避難所 / 指定緊急避難場所 (CSV, XLSX or..."),
+    "incident": ("evac.hq.cli", "incident", "災害・訓練 / incidents: one disaster or drill at a time."),
+    "openapi": (None, "openapi", "OpenAPI commands."),
+    "print": ("evac.checkin.cli", "print_group", "印刷物 / posters, blank evacuee cards and rosters as PDF."),
+    "purge": ("evac.retention.cli", "purge", "個人情報の消去 / purge closed disasters past the retention..."),
+    "readers": ("evac.readers.cli", "readers", "カードリーダー / card readers paired with desk screens."),
+    "restore": ("evac.retention.cli", "restore", "Replace the whole database with a backup."),
+    "serve": ("evac.web.cli", "serve", "Serve evac with gunicorn."),
+    "users": ("evac.accounts.cli", "users", "職員アカウント / staff accounts."),
+}
+# Flask CLI plugins (the `flask.commands` entry points: sync/'s `sync`, Flask-Limiter's `limiter`)
+# whose line is known, so that listing them does not import them either.
+PLUGIN_HELP = {"limiter": "Flask-Limiter maintenance & utility commands",
+               "sync": "被災者支援システムへの同期 / roster sync to the cloud..."}
+
+
+def _feature_command(name: str) -> click.Command:
+    module, attribute, _help = COMMANDS[name]
+    assert module is not None
+    command = getattr(importlib.import_module(module), attribute)
+    assert isinstance(command, click.Command)
+    return command
 
 
 class _Refusals:
     """Mixin for click groups: domain refusals become a message and an exit status."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from evac.common.db import DatabaseUnavailable
+        from evac.common.errors import DomainError
+
         try:
             return super().invoke(ctx)  # type: ignore[misc]
         except DomainError as exc:
@@ -36,11 +80,68 @@ class _Refusals:
 
 
 class EvacGroup(_Refusals, FlaskGroup):
-    """The `evac` entry point's group."""
+    """The `evac` entry point's group: commands are imported one at a time, when asked for."""
+
+    _plugin_entry_points: dict[str, metadata.EntryPoint] | None = None
+
+    def _plugins(self) -> dict[str, metadata.EntryPoint]:
+        if self._plugin_entry_points is None:  # reading every installed package's metadata: once
+            self._plugin_entry_points = {ep.name: ep for ep in metadata.entry_points(group="flask.commands")}
+        return self._plugin_entry_points
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command's name, without building the app or importing a command."""
+        return sorted(set(COMMANDS) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """The named command, importing only its module (the app's own commands build the app)."""
+        if name in COMMANDS and COMMANDS[name][0] is not None:
+            command = _feature_command(name)
+        elif name in self._plugins() and name not in COMMANDS:
+            command = self._plugins()[name].load()
+        else:
+            return super().get_command(ctx, name)  # the app's own commands: Flask builds the app
+        # As Flask does for the app's commands: the command runs inside the app's context.
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        if not current_app or current_app._get_current_object() is not app:  # type: ignore[attr-defined]
+            ctx.with_resource(app.app_context())
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `evac --help`, from COMMANDS and PLUGIN_HELP where they know the line."""
+        rows = []
+        for name in self.list_commands(ctx):
+            line = COMMANDS[name][2] if name in COMMANDS else PLUGIN_HELP.get(name)
+            if line is None:
+                command = self.get_command(ctx, name)
+                if command is None or command.hidden:
+                    continue
+                line = command.get_short_help_str(formatter.width - 6 - max(len(n) for n in COMMANDS))
+            rows.append((name, line))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
 
 class EvacAppGroup(_Refusals, AppGroup):
-    """`app.cli` (also what `flask --app evac …` and the test runner invoke)."""
+    """`app.cli` (also what `flask --app evac …` and the test runner invoke).
+
+    Its feature commands are imported when first asked for, so that building the app (every
+    gunicorn worker) does not import every command's module — Faker through `evac demo` above all.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """The app's own commands and every feature command."""
+        return sorted(set(super().list_commands(ctx)) | {n for n, (m, _a, _h) in COMMANDS.items() if m})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """The named command, importing its module the first time."""
+        command = super().get_command(ctx, name)
+        if command is None and name in COMMANDS and COMMANDS[name][0] is not None:
+            command = _feature_command(name)
+            self.add_command(command, name)
+        return command
 
 
 def _create_app() -> Flask:
@@ -57,28 +158,15 @@ def cli() -> None:
 
 def main() -> None:
     """Entry point of the `evac` script: make sure the instance keys exist, then run the command."""
+    from evac import settings
+
     settings.ensure_instance_secrets(settings.instance_path())
     cli.main(prog_name="evac")
 
 
 def register(app: Flask) -> None:
-    """Attach every feature's commands to the app's CLI."""
-    from evac.accounts.cli import users
-    from evac.audit.cli import audit_group
-    from evac.cards.cli import cards
-    from evac.checkin.cli import print_group
-    from evac.demo.cli import demo
-    from evac.hq.cli import hq, incident
-    from evac.people.cli import import_residents
-    from evac.readers.cli import readers
-    from evac.retention.cli import backup, purge, restore
-    from evac.shelters.cli import import_shelters
-    from evac.web.cli import health, serve
-
+    """Give the app its CLI group (what `flask --app evac` and tests run); commands load lazily."""
     group = EvacAppGroup(app.name)
     for name, command in app.cli.commands.items():  # Flask-Migrate's `db`, registered by its init_app
         group.add_command(command, name)
     app.cli = group
-    for command in (users, audit_group, cards, demo, hq, incident, import_residents, import_shelters, serve, health, backup,
-                    print_group, purge, restore, readers):
-        app.cli.add_command(command)

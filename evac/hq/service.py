@@ -7,6 +7,7 @@ passes through this module: counts per shelter only.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import defaultdict
@@ -86,6 +87,42 @@ def _summary_rows() -> list[tuple[Any, ...]]:
         return cursor.fetchall()
     finally:
         cursor.close()
+
+
+def _version_query() -> Any:
+    tally = ShelterTally
+    return (
+        select(
+            func.count(), func.coalesce(func.sum(Shelter.id), 0), func.max(Shelter.updated_at),
+            func.max(tally.updated_at),
+            *(func.coalesce(func.sum(getattr(tally, c)), 0) for c in ("occupancy", "households", "at_home", "in_car",
+                                                                      "pets", *NEED_COLUMNS)),
+            func.coalesce(func.sum(Shelter.capacity), 0),
+        )
+        .select_from(Shelter)
+        .outerjoin(tally, tally.shelter_id == Shelter.id)
+        .where(Shelter.status.in_(ACTIVE))
+    )
+
+
+@read_only
+def occupancy_version() -> str:
+    """A short text that changes whenever GET /api/v1/occupancy would answer differently.
+
+    Read from what is already stored — no write on the check-in path: over the same rows as the
+    summary (the open shelters and their counters), their number and ids, the latest change of
+    each table and the sums of every count and capacity. A check-in, check-out or status change
+    moves a counter's `updated_at` and a sum; opening or closing a shelter changes the set; a
+    name, status or capacity change moves the shelter's `updated_at`; switching the incident
+    replaces the counters. One aggregate over the partial index of open shelters: no JSON built.
+
+    Timestamps come from the application servers' clocks, so two commits may land out of order;
+    the sums still move with every count change, and anything that escaped (a rename committed
+    with an older stamp than one already seen) shows with the next change.
+    """
+    row = db.session.execute(_version_query()).one()
+    text = "|".join("" if v is None else str(v) for v in row)
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 _string = json_encoder.encode_basestring  # the C encoder json.dumps itself uses (non-ASCII kept)

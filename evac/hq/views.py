@@ -16,6 +16,7 @@ from evac.accounts.models import Role
 from evac.common.db import now_utc
 from evac.common.errors import ErrorOut
 from evac.hq import closing, exports, incidents, inquiries, service
+from evac.hq.compression import compress
 from evac.hq.schemas import (
     CloseReportOut,
     ExportArgs,
@@ -49,9 +50,27 @@ DEFAULT_REFRESH_SECONDS = 15
 class Occupancy(MethodView):
     @require_roles(*HQ_ROLES)
     @blp.response(200, OccupancyOut)
+    @blp.alt_response(304, description="Not Modified: nothing shown has changed since the ETag sent in If-None-Match")
     def get(self) -> Response:
-        """Totals and every open or full shelter's occupancy, households, needs and last change."""
-        return current_app.response_class(service.occupancy_summary_json(), mimetype="application/json")
+        """Totals and every open or full shelter's occupancy, households, needs and last change.
+
+        With an ETag: a poll sending `If-None-Match` with the last one gets `304 Not Modified`
+        while nothing shown has changed (one aggregate query, no body); a changed answer is
+        gzipped for a client that accepts it.
+        """
+        # The version is read before the summary: a change committed between the two makes the
+        # body newer than its tag, so the next poll fetches again (never the other way round).
+        etag = f"occupancy-{current_account().role.value}-{service.occupancy_version()}"
+        if request.if_none_match.contains_weak(etag):
+            response = current_app.response_class(status=304)
+        else:
+            response = current_app.response_class(service.occupancy_summary_json(), mimetype="application/json")
+            compress(response)
+        # The HQ roles see every shelter today; the role is in the tag for when one sees fewer.
+        response.set_etag(etag, weak=True)
+        response.headers["Cache-Control"] = "private, no-cache"
+        response.vary.update(("Accept-Encoding", "Authorization", "Cookie"))
+        return response
 
 
 @blp.route("/occupancy/trend")

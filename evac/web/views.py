@@ -70,7 +70,10 @@ def index() -> ResponseReturnValue:
     else:
         response.headers["Cache-Control"] = f"public, max-age={PUBLIC_MAX_AGE}"
     response.vary.add("Cookie")
-    return response
+    # A validator, so that a browser or cache whose copy is older than max-age asks "still this?"
+    # and gets a 304 without the page while nothing on it has changed (a hash of the page itself).
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 @bp.get("/favicon.ico")

@@ -8,9 +8,9 @@ import {translator} from "../../evac/static/js/i18n.js";
 import {ago, num} from "../../evac/static/hq/format.js";
 import {
   alertRows, filterRows, freshAlerts, isFull, isNear, isPastCapacityAndOpen, municipalities, nextSort, pageOf,
-  parseCapacity, readingKey, sortRows,
+  parseCapacity, readingKey, reuseUnchanged, sortRows,
 } from "../../evac/static/hq/model.js";
-import {createPoller} from "../../evac/static/hq/poll.js";
+import {createConditionalGet, createPoller} from "../../evac/static/hq/poll.js";
 import {syncBanner, syncCell} from "../../evac/static/hq/sync.js";
 import {niceStep, trendGeometry} from "../../evac/static/hq/trend.js";
 
@@ -211,5 +211,72 @@ describe("polling", () => {
     await poller.resume();
     assert.equal(loads, 2);
     assert.equal(clock.scheduled.length, 1);
+  });
+});
+
+describe("conditional polling (ETag, 304)", () => {
+  function fakeFetch(answers) {
+    const sent = [];
+    const fetch = async (path, init) => {
+      sent.push({path, ifNoneMatch: init.headers["If-None-Match"] || null});
+      const next = answers.shift();
+      if (next === "offline") throw new TypeError("network");
+      return {
+        status: next.status,
+        headers: {get: (name) => (next.headers || {})[name] || null},
+        json: async () => { if (next.body === undefined) throw new SyntaxError("no body"); return next.body; },
+      };
+    };
+    return {fetch, sent};
+  }
+
+  it("sends the last ETag and reports a 304 as ok without data", async () => {
+    const {fetch, sent} = fakeFetch([
+      {status: 200, headers: {ETag: 'W/"occupancy-hq-1"'}, body: {shelters: []}},
+      {status: 304, headers: {Date: "Wed, 02 Dec 2026 07:00:05 GMT"}},
+      {status: 200, headers: {ETag: 'W/"occupancy-hq-2"'}, body: {shelters: [{id: 1}]}},
+      {status: 304},
+    ]);
+    const load = createConditionalGet({path: "/api/v1/occupancy", fetch});
+    const first = await load();
+    assert.equal(first.ok, true);
+    assert.equal(first.notModified, false);
+    const second = await load();
+    assert.deepEqual([second.ok, second.notModified, second.status, second.data], [true, true, 304, null]);
+    assert.equal(second.checkedAt, "2026-12-02T07:00:05.000Z"); // the server's clock, not the PC's
+    const third = await load();
+    assert.deepEqual(third.data, {shelters: [{id: 1}]});
+    await load();
+    assert.deepEqual(sent.map((s) => s.ifNoneMatch), [null, 'W/"occupancy-hq-1"', 'W/"occupancy-hq-1"', 'W/"occupancy-hq-2"']);
+  });
+
+  it("keeps the last good ETag through a failure and a 503", async () => {
+    const {fetch, sent} = fakeFetch([
+      {status: 200, headers: {ETag: 'W/"a"'}, body: {shelters: []}},
+      "offline",
+      {status: 503, headers: {"Retry-After": "30"}, body: {error: {code: "unavailable"}}},
+      {status: 304},
+    ]);
+    const load = createConditionalGet({path: "/api/v1/occupancy", fetch});
+    await load();
+    assert.equal((await load()).kind, "unavailable");
+    const busy = await load();
+    assert.equal(busy.kind, "unavailable");
+    assert.equal(busy.retryAfter, 30_000);
+    const still = await load();
+    assert.equal(still.notModified, true);
+    assert.ok(still.checkedAt.endsWith("Z"), "without a Date header, the time of the answer");
+    assert.deepEqual(sent.map((s) => s.ifNoneMatch), [null, 'W/"a"', 'W/"a"', 'W/"a"']);
+  });
+
+  it("reuses unchanged rows so views can tell changed ones by identity", () => {
+    const before = [{id: 1, occupancy: 3, needs: {infant: 1}}, {id: 2, occupancy: 5, needs: {}}];
+    const byIdBefore = new Map(before.map((r) => [r.id, r]));
+    const fresh = [{id: 1, occupancy: 3, needs: {infant: 1}}, {id: 2, occupancy: 6, needs: {}}, {id: 3, occupancy: 0, needs: {}}];
+    const {rows, changed} = reuseUnchanged(byIdBefore, fresh);
+    assert.equal(changed, 2);
+    assert.equal(rows[0], before[0]);
+    assert.equal(rows[1], fresh[1]);
+    assert.equal(rows[2], fresh[2]);
   });
 });

@@ -10,8 +10,8 @@ import {createApi} from "../js/api.js";
 import {byId, csrfFromMeta, readConfig} from "../js/dom.js";
 import {translator} from "../js/i18n.js";
 import {clock, num} from "./format.js";
-import {alertRows, freshAlerts, municipalities, nextSort, pageOf, filterRows, sortRows} from "./model.js";
-import {createPoller} from "./poll.js";
+import {alertRows, freshAlerts, municipalities, nextSort, pageOf, filterRows, reuseUnchanged, sortRows} from "./model.js";
+import {createConditionalGet, createPoller} from "./poll.js";
 import {syncBanner, syncEnabled} from "./sync.js";
 import {renderAlerts, showOutcome} from "./view/alerts.js";
 import {renderDetail, setupDetail, setupOpenForm} from "./view/detail.js";
@@ -181,27 +181,33 @@ function start(root) {
       status.classList.add("is-stale");
       return;
     }
-    const body = answer.data;
-    state.rows = body.shelters;
-    state.byId = new Map(body.shelters.map((r) => [r.id, r]));
-    state.totals = body.totals;
-    state.generatedAt = body.generated_at;
-    renderTotals(body.totals, {needOrder, t});
-    drawMunicipalities();
-    drawAlerts();
-    drawTable();
-    drawDetail();
-    status.textContent = t("updated", {time: clock(body.generated_at)});
+    if (answer.notModified) {
+      // 304: nothing shown has changed since the last answer, which is still current now.
+      state.generatedAt = answer.checkedAt;
+      root.dataset.notModified = String(Number(root.dataset.notModified || 0) + 1);
+    } else {
+      const body = answer.data;
+      state.rows = reuseUnchanged(state.byId, body.shelters).rows;
+      state.byId = new Map(state.rows.map((r) => [r.id, r]));
+      state.totals = body.totals;
+      state.generatedAt = body.generated_at;
+      renderTotals(body.totals, {needOrder, t});
+      drawMunicipalities();
+      drawAlerts();
+      drawTable();
+      drawDetail();
+      root.dataset.generatedAt = body.generated_at;
+      root.dataset.ready = "1";
+    }
+    status.textContent = t("updated", {time: clock(state.generatedAt)});
     status.classList.remove("is-stale");
-    root.dataset.generatedAt = body.generated_at;
-    root.dataset.ready = "1";
     // The trend moves by the hour and the sync state slowly: every fourth poll is enough.
     if (state.polls % 4 === 0) { loadTrend(); loadSyncBanner(); loadShelterTrend(); loadReaders(); }
     state.polls += 1;
   }
 
   const poller = createPoller({
-    load: () => api.get("/api/v1/occupancy"), onAnswer: onOccupancy, intervalMs: config.refreshSeconds * 1000,
+    load: createConditionalGet({path: "/api/v1/occupancy"}), onAnswer: onOccupancy, intervalMs: config.refreshSeconds * 1000,
   });
 
   byId("pause").addEventListener("click", () => {

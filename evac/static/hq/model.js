@@ -132,3 +132,22 @@ export function parseCapacity(text) {
   if (!/^\d+$/.test(trimmed)) return {ok: false};
   return {ok: true, value: Number(trimmed)};
 }
+
+/**
+ * The rows of a new answer, each replaced by the previous answer's object for that shelter when
+ * nothing in it changed: views that remember what they drew (the map's markers) can then tell a
+ * changed row by identity and leave the others alone.
+ * @param {Map<number, object>} previousById
+ * @param {object[]} rows
+ * @returns {{rows: object[], changed: number}}
+ */
+export function reuseUnchanged(previousById, rows) {
+  let changed = 0;
+  const kept = rows.map((row) => {
+    const before = previousById.get(row.id);
+    if (before && JSON.stringify(before) === JSON.stringify(row)) return before;
+    changed += 1;
+    return row;
+  });
+  return {rows: kept, changed};
+}

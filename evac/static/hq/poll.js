@@ -1,6 +1,44 @@
 /* Polling the occupancy summary: one request, then the next after the interval. When the
  * server says it is unavailable (502/503/504) with a Retry-After longer than the interval, the
- * next poll waits that long instead. Timers are injected, so this runs in Node's tests. */
+ * next poll waits that long instead. Each poll sends the ETag of the last answer, so while
+ * nothing has changed the server answers 304 without a body and the page redraws nothing.
+ * Timers and fetch are injected, so this runs in Node's tests. */
+
+import {makeAnswer} from "../js/api.js";
+
+/**
+ * A GET of `path` that sends If-None-Match with the ETag of its last full answer. Resolves like
+ * js/api.js's answers; a 304 is `ok` with `notModified: true`, no data and `checkedAt` (ISO). (A page-set
+ * If-None-Match makes the browser pass the 304 through instead of answering from its cache.)
+ * @param {object} options
+ * @param {string} options.path
+ * @param {typeof fetch} [options.fetch]
+ * @param {() => number} [options.now]
+ */
+export function createConditionalGet({path, fetch: fetchImpl = (...args) => globalThis.fetch(...args), now = Date.now}) {
+  let etag = null;
+  return async function load() {
+    const headers = {"Accept": "application/json"};
+    if (etag) headers["If-None-Match"] = etag;
+    let response;
+    try {
+      response = await fetchImpl(path, {credentials: "same-origin", headers});
+    } catch (err) {
+      return makeAnswer(0, null, null, now());
+    }
+    if (response.status === 304) {
+      // When the server said "still the same", by its clock (the Date header), for "last updated".
+      const date = Date.parse(response.headers.get("Date") || "");
+      const checkedAt = new Date(Number.isNaN(date) ? now() : date).toISOString();
+      return {...makeAnswer(200, null, null, now()), status: 304, notModified: true, checkedAt};
+    }
+    let data = null;
+    try { data = await response.json(); } catch (err) { data = null; }
+    const answer = makeAnswer(response.status, data, response.headers.get("Retry-After"), now());
+    if (answer.ok && data) etag = response.headers.get("ETag");
+    return {...answer, notModified: false};
+  };
+}
 
 /**
  * @param {object} options

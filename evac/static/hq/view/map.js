@@ -41,25 +41,41 @@ export function createMap({t, onSelect}) {
       tiles.addTo(map);
       map.setView([35.0, 135.8], 6);
     }
+    // Only what changed is touched: a filter, sort or page change hides and shows the markers it
+    // must (kept, not rebuilt), restyles those whose colour or selection changed, and a marker's
+    // tooltip is rebound only when its row is a new object (model.js keeps unchanged rows).
     const keep = new Set();
     const bounds = [];
     rows.forEach((r) => {
       if (typeof r.lat !== "number" || typeof r.lon !== "number") return;
       keep.add(r.id);
-      bounds.push([r.lat, r.lon]);
-      let marker = markers.get(r.id);
-      if (!marker) {
-        marker = L.circleMarker([r.lat, r.lon], {radius: 7, weight: 1, color: "#fff", fillOpacity: 0.9});
-        marker.on("click", () => onSelect(r.id));
-        marker.addTo(map);
-        markers.set(r.id, marker);
+      if (!fitted) bounds.push([r.lat, r.lon]);
+      let entry = markers.get(r.id);
+      if (!entry) {
+        const created = L.circleMarker([r.lat, r.lon], {radius: 7, weight: 1, color: "#fff", fillOpacity: 0.9});
+        created.on("click", () => onSelect(r.id));
+        entry = {marker: created, row: null, look: "", shown: false};
+        markers.set(r.id, entry);
       }
-      marker.setStyle({fillColor: colour(r), radius: selected === r.id ? 11 : 7});
-      // A text node, never an HTML string: shelter names come from imported open-data files.
-      marker.bindTooltip(document.createTextNode(
-        r.name + " " + (r.capacity === null ? num(r.occupancy) : num(r.occupancy) + "/" + num(r.capacity))));
+      const marker = entry.marker;
+      if (!entry.shown) { marker.addTo(map); entry.shown = true; }
+      const look = colour(r) + (selected === r.id ? " selected" : "");
+      if (entry.look !== look) {
+        entry.look = look;
+        marker.setStyle({fillColor: colour(r), radius: selected === r.id ? 11 : 7});
+      }
+      if (entry.row !== r) {
+        if (entry.row && (entry.row.lat !== r.lat || entry.row.lon !== r.lon)) marker.setLatLng([r.lat, r.lon]);
+        entry.row = r;
+        // A text node, never an HTML string: shelter names come from imported open-data files.
+        marker.bindTooltip(document.createTextNode(
+          r.name + " " + (r.capacity === null ? num(r.occupancy) : num(r.occupancy) + "/" + num(r.capacity))));
+      }
     });
-    markers.forEach((marker, id) => { if (!keep.has(id)) { marker.remove(); markers.delete(id); } });
+    markers.forEach((entry, id) => {
+      if (!keep.has(id) && entry.shown) { entry.marker.remove(); entry.shown = false; }
+    });
+    byId("hq-map").dataset.markers = String(keep.size);
     if (!fitted && bounds.length) {
       fitted = true;
       if (bounds.length === 1) map.setView(bounds[0], 14);
