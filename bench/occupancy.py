@@ -118,6 +118,22 @@ def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[tuple[Any, ..
                         [tuple(_sqlite_value(v) for v in row) for row in rows])
 
 
+def after_bulk_load(tables: Sequence[str]) -> None:
+    """After rows were inserted with their ids: PostgreSQL's id sequences moved past them, and
+    fresh planner statistics on both databases (as a live database would have)."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect() as conn:
+            for table in tables:
+                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                     f"(SELECT max(id) FROM {table}))"))
+            conn.commit()
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))
+    else:
+        db.session.execute(sa.text("ANALYZE"))
+        db.session.commit()
+
+
 def _percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
@@ -220,17 +236,7 @@ def bench(label: str, url: str, data: dict[str, list[tuple[Any, ...]]], requests
                                ("person", PERSON_COLUMNS), ("stay", STAY_COLUMNS)):
             bulk_insert(table, columns, data[table])
         db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect() as conn:
-                for table in ("incident", "shelter", "household", "person", "stay"):
-                    conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                         f"(SELECT max(id) FROM {table}))"))
-                conn.commit()
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("VACUUM ANALYZE"))
-        else:
-            db.session.execute(sa.text("ANALYZE"))
-            db.session.commit()
+        after_bulk_load(("incident", "shelter", "household", "person", "stay"))
         result["load_s"] = time.perf_counter() - started
 
         started = time.perf_counter()

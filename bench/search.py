@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from occupancy import bulk_insert  # bench/ leads sys.path when run as a script
+from occupancy import after_bulk_load, bulk_insert  # bench/ leads sys.path when run as a script
 from pgdb import postgres_bench_url
 
 from evac.app import create_app
@@ -102,20 +102,6 @@ def build(count: int) -> tuple[int, date]:
     return len(staying), rows[len(rows) // 2][8]
 
 
-def _analyse() -> None:
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect() as conn:
-            for table in ("household", "person", "shelter", "stay"):
-                conn.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                                     f"(SELECT max(id) FROM {table}))"))
-            conn.commit()
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(sa.text("VACUUM ANALYZE"))
-    else:
-        db.session.execute(sa.text("ANALYZE"))
-        db.session.commit()
-
-
 class Statements:
     """Counts SQL statements, and keeps the last SELECT on person (for its plan)."""
 
@@ -174,7 +160,7 @@ def run(label: str, url: str, workdir: Path, persons: int, requests: int) -> Non
         upgrade()
         started = time.perf_counter()
         stays, born = build(persons)
-        _analyse()
+        after_bulk_load(("incident", "household", "person", "shelter", "stay"))
         built = time.perf_counter() - started
         accounts.create_account("bench-hq", role=Role.HQ, password="bench bench bench")
         accounts.create_account("bench-staff", role=Role.STAFF, password="bench bench bench", shelter_ids=[1, 2])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import fields, validate
 
-from evac.checkin.schemas import PersonIdentityOut
+from evac.checkin.schemas import PersonIdentityOut, ShelterCountsOut
 from evac.common.schemas import Schema
 from evac.hq.inquiries import Requester
 from evac.hq.service import NEED_KEYS
@@ -175,27 +175,14 @@ class MoveAllIn(Schema):
     to_shelter_id = fields.Integer(required=True, validate=validate.Range(min=1))
 
 
-class MovedShelterOut(Schema):
-    """A shelter after the move, with its live counts."""
-
-    id = fields.Integer(required=True)
-    code = fields.String(required=True)
-    name = fields.String(required=True)
-    status = fields.String(required=True)
-    capacity = fields.Integer(allow_none=True)
-    municipality_code = fields.String(allow_none=True)
-    occupancy = fields.Integer(required=True)
-    households = fields.Integer(required=True)
-
-
 class MoveAllOut(Schema):
     """The outcome of moving everyone: how many, by whereabouts, and both shelters' counts."""
 
     moved = fields.Integer(required=True)
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True,
                          metadata={"description": "people moved per stay status (present, outing, at_home, in_car)"})
-    shelter = fields.Nested(MovedShelterOut, required=True)
-    to_shelter = fields.Nested(MovedShelterOut, required=True)
+    shelter = fields.Nested(ShelterCountsOut, required=True)
+    to_shelter = fields.Nested(ShelterCountsOut, required=True)
 
 
 class InquiryIn(Schema):
