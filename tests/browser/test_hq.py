@@ -186,3 +186,24 @@ def test_public_page_has_no_personal_data(town: dict[str, Any], live_server: str
     page.get_by_role("link", name="English").click()
     page.wait_for_selector("html[lang='en']")
     screenshot(page, "public-en")
+
+
+def test_public_page_refreshes_in_place_without_reloading(town: dict[str, Any], client: Any, live_server: str,
+                                                           page: Any) -> None:
+    page.context.route(NOT_LOOPBACK, lambda route: route.abort())
+    page.clock.install()
+    page.goto(f"{live_server}/")
+    page.wait_for_selector(".public-shelter")
+    assert page.locator("meta[http-equiv='refresh']").count() == 0, "no reload: it takes the reader's place"
+    page.evaluate("() => { window.__notReloaded = true; }")
+    seihoku = page.locator(".public-shelter", has_text="精華町立精北小学校")
+    assert seihoku.locator(".level").inner_text() == "空きあり"
+    # 精北 (capacity 300) fills past half: 160 more people arrive.
+    for _ in range(4):
+        check_in(client, town["headers"], town["shelters"][1].id, family(40, family_name="到着", family_name_kana="トウチャク"))
+    page.clock.run_for(121_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.public-shelter')].some((li) => li.textContent.includes('精北')"
+        " && li.querySelector('.level').textContent.trim() === 'やや混雑')")
+    assert page.evaluate("() => window.__notReloaded") is True
+    screenshot(page, "public-refreshed")

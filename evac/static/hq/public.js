@@ -9,7 +9,7 @@ const COLOURS = {available: "#146c2e", busy: "#7a5d00", crowded: "#b34700", full
 
 function start(holder, data) {
   const L = window.L;
-  const placed = data.shelters.filter((s) => typeof s.lat === "number" && typeof s.lon === "number");
+  const placed = (d) => d.shelters.filter((s) => typeof s.lat === "number" && typeof s.lon === "number");
 
   function offline() {
     if (holder.dataset.offlineShown) return;
@@ -20,7 +20,7 @@ function start(holder, data) {
     holder.appendChild(note);
   }
 
-  if (!L || !placed.length) { holder.hidden = true; return; }
+  if (!L || !placed(data).length) { holder.hidden = true; return null; }
   const map = L.map(holder, {scrollWheelZoom: false});
   const tiles = L.tileLayer("https://tile.openstreetmap.org/{z}/{x}/{y}.png", {
     maxZoom: 18,
@@ -30,28 +30,66 @@ function start(holder, data) {
   tiles.on("tileerror", () => { failures += 1; if (failures >= 2) offline(); });
   if (navigator.onLine === false) offline();
   tiles.addTo(map);
-  const bounds = [];
-  placed.forEach((shelter) => {
-    const marker = L.circleMarker([shelter.lat, shelter.lon], {
-      radius: 9, weight: 2, color: "#fff", fillColor: COLOURS[shelter.level] || COLOURS.unknown, fillOpacity: 0.95,
-    }).addTo(map);
-    const box = document.createElement("div");
-    const name = document.createElement("strong");
-    name.textContent = shelter.name;
-    const level = document.createElement("div");
-    level.textContent = data.levels[shelter.level] || "";
-    const address = document.createElement("div");
-    address.textContent = shelter.address || "";
-    box.append(name, level, address);
-    marker.bindPopup(box);
-    // A text node, never an HTML string: shelter names come from imported open-data files.
-    marker.bindTooltip(document.createTextNode(shelter.name + " — " + (data.levels[shelter.level] || "")));
-    bounds.push([shelter.lat, shelter.lon]);
-  });
+  const layer = L.layerGroup().addTo(map);
+
+  /** The markers of `current` (the view stays where the reader moved it). */
+  function draw(current) {
+    layer.clearLayers();
+    const bounds = [];
+    placed(current).forEach((shelter) => {
+      const marker = L.circleMarker([shelter.lat, shelter.lon], {
+        radius: 9, weight: 2, color: "#fff", fillColor: COLOURS[shelter.level] || COLOURS.unknown, fillOpacity: 0.95,
+      }).addTo(layer);
+      const box = document.createElement("div");
+      const name = document.createElement("strong");
+      name.textContent = shelter.name;
+      const level = document.createElement("div");
+      level.textContent = current.levels[shelter.level] || "";
+      const address = document.createElement("div");
+      address.textContent = shelter.address || "";
+      box.append(name, level, address);
+      marker.bindPopup(box);
+      // A text node, never an HTML string: shelter names come from imported open-data files.
+      marker.bindTooltip(document.createTextNode(shelter.name + " — " + (current.levels[shelter.level] || "")));
+      bounds.push([shelter.lat, shelter.lon]);
+    });
+    return bounds;
+  }
+
+  const bounds = draw(data);
   if (bounds.length === 1) map.setView(bounds[0], 15);
   else map.fitBounds(bounds, {padding: [24, 24], maxZoom: 16});
+  return {draw};
+}
+
+// The page refreshes its data in place (a reload would take the reader's place, zoom and focus):
+// the same URL again, revalidated (a 304 when nothing changed), and only the parts that changed.
+const REFRESH_MS = 120_000;
+const PARTS = [".public-list", ".asof"];
+
+async function refresh(map) {
+  let response;
+  try {
+    response = await fetch(window.location.href, {cache: "no-cache", credentials: "omit"});
+  } catch (err) {
+    return; // offline: keep what is shown; the next round tries again
+  }
+  if (!response.ok) return;
+  const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+  PARTS.forEach((selector) => {
+    const now = document.querySelector(selector);
+    const next = fresh.querySelector(selector);
+    if (now && next && now.innerHTML !== next.innerHTML) now.replaceWith(document.importNode(next, true));
+  });
+  const nextData = fresh.getElementById("public-shelters");
+  const nowData = document.getElementById("public-shelters");
+  if (map && nextData && nowData && nextData.textContent !== nowData.textContent) {
+    nowData.textContent = nextData.textContent;
+    map.draw(JSON.parse(nextData.textContent));
+  }
 }
 
 const holder = document.getElementById("public-map");
 const dataNode = document.getElementById("public-shelters");
-if (holder && dataNode) start(holder, JSON.parse(dataNode.textContent));
+const map = holder && dataNode ? start(holder, JSON.parse(dataNode.textContent)) : null;
+window.setInterval(() => { refresh(map); }, REFRESH_MS);
