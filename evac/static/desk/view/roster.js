@@ -65,7 +65,7 @@ function rosterRow(item, {t, lang, linkingIc, actions}) {
   textCell(row, age === null ? "" : String(age), "num");
   textCell(row, person.sex === "other" ? "—" : t("sex." + person.sex), "sex");
   textCell(row, person.household_number || "", "household");
-  textCell(row, t(item.stay.status), "where status-" + item.stay.status);
+  textCell(row, t(item.stay.status), "whereabouts status-" + item.stay.status);
   textCell(row, checkedInText(item.stay.checked_in_at, lang), "since");
   const needs = needsText(person, t);
   textCell(row, needs, "needs").title = needs;
@@ -272,7 +272,7 @@ export function renderPeople(data, {shelterId, t, onLink}) {
       el("span", {class: "roster-kana", text: kanaName(person)}));
     const age = ageOn(person.birth_date);
     [[age === null ? "" : String(age), "num"], [person.sex === "other" ? "—" : t("sex." + person.sex), "sex"],
-      [person.household_number || "", "household"], [status, "where"], ["", "since"], [needsText(person, t), "needs"]]
+      [person.household_number || "", "household"], [status, "whereabouts"], ["", "since"], [needsText(person, t), "needs"]]
       .forEach(([text, className]) => textCell(row, text, className));
     const cell = row.insertCell();
     cell.className = "actions";
