@@ -184,6 +184,8 @@ def test_the_operations_menu_moves_people_out_and_on(tablet: Any, live_server: s
     row.get_by_role("button", name="操作", exact=False).click()
     sheet.get_by_role("button", name="退所", exact=True).click()
     assert "退所として記録します" in page.locator("#roster-sheet-text").inner_text()
+    # A stray Enter lands on やめる, never on 退所する.
+    assert page.evaluate("document.activeElement.id") == "roster-sheet-cancel"
     screenshot(page, "desk-roster-confirm-leave")
     sheet.get_by_role("button", name="やめる").click()
     assert sheet.is_hidden() and _status_of(second) is StayStatus.PRESENT and _rows(page) == 6
@@ -224,3 +226,24 @@ def test_a_reload_after_an_action_keeps_every_row_shown(tablet: Any, live_server
         f"document.querySelector(\"tr[data-person-id='{person_id}']\")?.dataset.status === 'outing'")
     assert _rows(page) == 215
     assert page.locator("#roster-total").inner_text() == "215 人"
+
+
+def test_the_roster_in_english(tablet: Any, live_server: str, client: Any, db) -> None:
+    page = tablet
+    town = _town(client, households=2, size=3)
+    _open_roster(page, live_server, town["shelter"].id)
+    page.goto(f"{live_server}/lang/en")
+    page.goto(f"{live_server}/desk/{town['shelter'].id}")
+    page.wait_for_selector("#desk[data-ready='1']")
+    page.locator("#tab-roster").click()
+    page.wait_for_selector("#roster-body tr[data-person-id]")
+    assert page.locator("#roster-total").inner_text() == "6 people"
+    headers = page.locator("#panel-roster table.roster th").all_inner_texts()
+    assert "Age" in headers and "Checked in" in headers
+    page.locator("#roster-body tr[data-person-id]").first.get_by_role("button", name="Actions", exact=False).click()
+    labels = page.locator("#roster-sheet").get_by_role("button").all_inner_texts()
+    assert "Staying at home" in labels and "Sleeping in a car" in labels
+    page.locator("#roster-sheet").get_by_role("button", name="Transfer", exact=True).click()
+    page.locator("#roster-sheet").get_by_role("button", name="精華町立精北小学校").click()
+    assert page.locator("#roster-sheet-text").inner_text().startswith("Transfer ")
+    screenshot(page, "desk-roster-english-confirm")

@@ -89,7 +89,7 @@ function sheetButton(label, handler, className) {
   return button;
 }
 
-function showSheet(title, text, buttons) {
+function showSheet(title, text, buttons, {focusCancel = false} = {}) {
   byId("roster-sheet-title").textContent = title;
   byId("roster-sheet-text").textContent = text;
   byId("roster-sheet-text").hidden = !text;
@@ -97,7 +97,8 @@ function showSheet(title, text, buttons) {
   list.textContent = "";
   list.append(...buttons);
   byId("roster-sheet").hidden = false;
-  (buttons[0] || byId("roster-sheet-cancel")).focus();
+  // On a confirmation the focus rests on やめる: a stray Enter must not record a 退所 or a transfer.
+  (focusCancel ? byId("roster-sheet-cancel") : buttons[0] || byId("roster-sheet-cancel")).focus();
 }
 
 let returnFocus = null;
@@ -140,7 +141,7 @@ function confirmAction(item, action, target) {
   const name = fullName(item.person);
   const text = action === "transfer" ? t("confirm_transfer", {name, shelter: target.name}) : t("confirm_leave_name", {name});
   showSheet(t("actions_for", {name}), text, [sheetButton(action === "transfer" ? t("yes_transfer") : t("yes_leave"),
-    () => run(item, action, target ? target.id : undefined), "confirm danger")]);
+    () => run(item, action, target ? target.id : undefined), "confirm danger")], {focusCancel: true});
 }
 
 /* ---------- header: counts, how many shown, the needs strip ---------- */
