@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from evac.accounts.models import Role
+from evac.cards import service as cards
 from evac.common.vocab import Need, Sex, StayStatus
 from evac.extensions import db as _db
 from evac.stays.models import Stay
@@ -247,3 +248,32 @@ def test_the_roster_in_english(tablet: Any, live_server: str, client: Any, db) -
     page.locator("#roster-sheet").get_by_role("button", name="精華町立精北小学校").click()
     assert page.locator("#roster-sheet-text").inner_text().startswith("Transfer ")
     screenshot(page, "desk-roster-english-confirm")
+
+
+def test_a_scan_while_the_menu_is_open_is_a_scan_and_changes_no_row(tablet: Any, live_server: str, client: Any,
+                                                                    db) -> None:
+    page = tablet
+    town = _town(client, households=1, size=2)
+    walk_in = factories.person(family_name="祝園", given_name="一郎", family_name_kana="ホウソノ", given_name_kana="イチロウ")
+    payload = cards.issue_card(walk_in.id)[1]
+    _open_roster(page, live_server, town["shelter"].id)
+    rows = page.locator("#roster-body tr[data-person-id]")
+    first, second = (int(rows.nth(i).get_attribute("data-person-id")) for i in range(2))
+    # 車中泊 from the menu: the row says so, the stay too.
+    page.locator(f"tr[data-person-id='{first}']").get_by_role("button", name="操作", exact=False).click()
+    page.locator("#roster-sheet").get_by_role("button", name="車中泊へ").click()
+    page.wait_for_function(f"document.querySelector(\"tr[data-person-id='{first}']\").dataset.status === 'in_car'")
+    assert _status_of(first) is StayStatus.IN_CAR
+    # The menu open on 退所's question, focus in it: a keyboard-wedge scanner types a card and Enter.
+    page.locator(f"tr[data-person-id='{second}']").get_by_role("button", name="操作", exact=False).click()
+    page.locator("#roster-sheet").get_by_role("button", name="退所", exact=True).click()
+    page.keyboard.type(payload, delay=10)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#scan-result:not([hidden])")
+    assert page.locator("#result-name").inner_text() == "祝園 一郎"
+    assert _status_of(second) is StayStatus.PRESENT
+    # Back on the roster, the menu is gone and the row unchanged.
+    page.get_by_role("tab", name="名簿").click()
+    page.wait_for_selector("#roster-body tr[data-person-id]")
+    assert page.locator("#roster-sheet").is_hidden()
+    assert page.locator(f"tr[data-person-id='{second}']").get_attribute("data-status") == "present"
