@@ -272,6 +272,7 @@ def test_a_scan_while_the_menu_is_open_is_a_scan_and_changes_no_row(tablet: Any,
     page.wait_for_selector("#scan-result:not([hidden])")
     assert page.locator("#result-name").inner_text() == "祝園 一郎"
     assert _status_of(second) is StayStatus.PRESENT
+    assert page.locator("#roster-sheet").is_hidden()
     # Back on the roster, the menu is gone and the row unchanged.
     page.get_by_role("tab", name="名簿").click()
     page.wait_for_selector("#roster-body tr[data-person-id]")

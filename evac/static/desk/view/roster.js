@@ -211,6 +211,10 @@ function watchEnd() {
   byId("roster-more").addEventListener("click", () => loadMore());
   byId("roster-sheet-cancel").addEventListener("click", () => closeSheet());
   byId("roster-sheet").addEventListener("keydown", (event) => { if (event.key === "Escape") closeSheet(); });
+  // The roster leaves the screen (a scan shows the scan tab): its menu goes with it, never to
+  // reappear over the roster later still asking about a row.
+  new MutationObserver(() => { if (!rosterShown()) closeSheet(); })
+    .observe(byId("panel-roster"), {attributes: true, attributeFilter: ["hidden"]});
   // A tap on the shade around the menu closes it, as on any tablet sheet.
   byId("roster-sheet").addEventListener("click", (event) => { if (event.target === byId("roster-sheet")) closeSheet(); });
 }
