@@ -104,7 +104,7 @@ function showSheet(title, text, buttons, {focusCancel = false} = {}) {
 let returnFocus = null;
 
 /** Close the 操作 menu; the focus goes back to the row's 操作 button when it is still there. */
-export function closeSheet() {
+function closeSheet() {
   const sheet = byId("roster-sheet");
   if (!sheet || sheet.hidden) return;
   sheet.hidden = true;
@@ -178,7 +178,7 @@ function filterByNeed(key) {
 /* ---------- paging ---------- */
 
 /** The next page, appended (the もっと見る button, or scrolling to the end of the table). */
-export async function loadMore() {
+async function loadMore() {
   if (state.loading || state.next === null || state.next === undefined || !state.options) return null;
   state.loading = true;
   try {
