@@ -244,6 +244,8 @@ class RosterOut(Schema):
 
     shelter = fields.Nested(ShelterCountsOut, required=True)
     counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    needs = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={
+        "description": "open stays of the shelter per need key, whatever the filters"})
     items = fields.List(fields.Nested(RosterItemOut), required=True)
     total = fields.Integer(required=True)
     next = fields.Integer(allow_none=True, required=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
 from evac.accounts.auth import ensure_shelter_access
 from evac.accounts.service import Principal
@@ -29,7 +29,7 @@ from evac.common import signals
 from evac.common.db import current_unit, now_utc, read_only, writing
 from evac.common.errors import DomainError, NotFound, ValidationFailed
 from evac.common.textnorm import is_kana, kana_key, name_key
-from evac.common.vocab import CheckinMethod, StayStatus, needs_mask
+from evac.common.vocab import NEED_KEYS, CheckinMethod, StayStatus, needs_mask
 from evac.extensions import db
 from evac.incidents import service as incidents
 from evac.incidents.service import CurrentIncident
@@ -551,10 +551,26 @@ def roster(account: Principal, shelter_id: int, *, status: str | None = None, ne
     return {
         "shelter": _shelter_answer(shelter, occ),
         "counts": stays.status_counts(shelter_id),
+        "needs": _need_counts(shelter_id),
         "items": items,
         "total": total,
         "next": rows[-1].stay_id if more else None,
     }
+
+
+def _need_counts(shelter_id: int) -> dict[str, int]:
+    """Open stays of the shelter per need, unfiltered: the desk's needs strip, each count a filter.
+
+    From the persons' needs as they are now, not the counters' snapshot, so that a count is exactly
+    the number of rows its filter shows.
+    """
+    stay_t, person_t = Stay.__table__, Person.__table__
+    sums = [func.coalesce(func.sum(case((person_t.c.needs.op("&")(int(flag)) != 0, 1), else_=0)), 0)
+            for flag in NEED_KEYS.values()]
+    row = db.session.execute(
+        select(*sums).select_from(stay_t.join(person_t, person_t.c.id == stay_t.c.person_id))
+        .where(stay_t.c.shelter_id == shelter_id, stay_t.c.checked_out_at.is_(None))).one()
+    return {key: int(n) for key, n in zip(NEED_KEYS, row, strict=True)}
 
 
 @dataclass(frozen=True)

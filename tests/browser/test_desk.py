@@ -117,8 +117,9 @@ def test_roster_search_and_check_out(desk, page: Any, client: Any) -> None:
     page.get_by_role("button", name="検索").click()
     page.wait_for_function("document.querySelectorAll('#roster-body tr').length === 1")
     screenshot(page, "desk-roster")
-    page.once("dialog", lambda dialog: dialog.accept())
-    page.locator("#roster-body tr").first.get_by_role("button", name="退所").click()
+    page.locator("#roster-body tr").first.get_by_role("button", name="操作", exact=False).click()
+    page.locator("#roster-sheet").get_by_role("button", name="退所", exact=True).click()
+    page.locator("#roster-sheet").get_by_role("button", name="退所する").click()
     page.wait_for_selector(".alert-ok")
     assert _stays(desk["shelter"].id) == 2
 

@@ -42,6 +42,17 @@ def test_roster_lists_current_stays_with_counts(client: FlaskClient, db, town) -
     assert names == ["一郎", "次郎", "花"]
 
 
+def test_roster_counts_needs_over_the_whole_shelter_whatever_the_filter(client: FlaskClient, db, town) -> None:
+    url = f"/api/v1/shelters/{town['mine'].id}/roster?status=outing&limit=1"
+    body = client.get(url, headers=town["staff"]).get_json()
+    assert len(body["items"]) == 1
+    assert body["needs"] == {"elderly": 1, "disability": 0, "infant": 1, "pregnant": 0, "language": 0,
+                             "allergy": 1, "medical": 0, "care": 0, "injury": 0}
+    post_checkout(client, town["staff"], person_id=town["baby"].id, reason="left")
+    body = client.get(url, headers=town["staff"]).get_json()
+    assert body["needs"]["infant"] == 0 and body["needs"]["elderly"] == 1
+
+
 @pytest.mark.parametrize("query, expected", [
     ("status=outing", ["次郎"]),
     ("needs=infant", ["花"]),

@@ -13,6 +13,7 @@ import {createDesk} from "./controller.js";
 import {indexedDbStore} from "./idb-store.js";
 import {OfflineQueue} from "./queue.js";
 import {createReaderLink, deskId, deskLabel} from "./readers.js";
+import {PAGE_SIZE, rosterPath} from "./roster.js";
 import {setupCamera} from "./view/camera.js";
 import {clearFlash, flash, setCounts, setOnline, setPending, showClosed} from "./view/feedback.js";
 import {chosenMembers, hideCandidates, hideHousehold, showCandidates, showHousehold} from "./view/household.js";
@@ -138,8 +139,10 @@ function start(root) {
     rosterShown,
     rosterQuery,
     renderRoster: (data, {linkingIc}) => renderRoster(data, {
-      t, linkingIc, transferTargets: config.transferTargets, confirm: (message) => window.confirm(message),
+      t, lang: config.lang, linkingIc, transferTargets: config.transferTargets,
       actions: {linkIc: (personId) => desk.linkIc(personId), checkout: (...args) => desk.checkout(...args)},
+      loadMore: (cursor, query) => api.get(rosterPath(shelterId, query, {cursor, limit: PAGE_SIZE})),
+      reload: () => desk.loadRoster(),
     }),
     renderPeople: (data) => renderPeople(data, {shelterId, t, onLink: (personId) => desk.linkIc(personId)}),
     showLinking,
