@@ -43,14 +43,15 @@ PFIF_EXPIRY_DAYS = 90
 IN_MEMORY = 16 * 1024 * 1024  # exports up to this size are built in memory, larger ones on disk
 
 
-# Each roster column with the width (in characters) its usual content needs; a column is never
-# narrower than its heading and the filter button beside it.
+# Each roster column with the width (in characters) its usual content needs, kept tight: printed
+# one page wide, every character of width makes the print smaller. A heading wraps onto a second
+# line rather than widen its column, and always fits in two beside its filter button.
 ROSTER_LAYOUT = (
-    ("避難所コード", 10), ("避難所名", 24), ("所在", 10), ("受付日時", 17), ("世帯番号", 12), ("続柄", 8),
-    ("氏名", 18), ("フリガナ", 22), ("生年月日", 12), ("性別", 6), ("郵便番号", 10), ("住所", 40),
-    ("電話番号", 14), ("国籍", 8), ("言語", 8), ("要配慮", 20), ("アレルギー", 16), ("負傷・疾病の状況", 24),
-    ("ペット", 6), ("⑫親族への回答", 8), ("⑬知人への回答", 8), ("⑭公表への同意", 8), ("person_id", 10),
-    ("stay_id", 10),
+    ("避難所コード", 8), ("避難所名", 20), ("所在", 8), ("受付日時", 16), ("世帯番号", 10), ("続柄", 6),
+    ("氏名", 16), ("フリガナ", 18), ("生年月日", 11), ("性別", 5), ("郵便番号", 9), ("住所", 34),
+    ("電話番号", 13), ("国籍", 6), ("言語", 6), ("要配慮", 16), ("アレルギー", 12), ("負傷・疾病の状況", 18),
+    ("ペット", 5), ("⑫親族への回答", 7), ("⑬知人への回答", 7), ("⑭公表への同意", 7), ("person_id", 9),
+    ("stay_id", 8),
 )
 ROSTER_COLUMNS = tuple(title for title, _width in ROSTER_LAYOUT)
 XLSX_DATETIME = "yyyy-mm-dd hh:mm"  # the same reading as the CSV's text, in Japan time
@@ -183,7 +184,8 @@ def roster_xlsx(shelter_id: int | None, target: IO[bytes], incident_id: int | No
     # A write-only sheet writes its properties and columns before the first row: all set here.
     sheet.freeze_panes = "A2"
     for index, (title, width) in enumerate(ROSTER_LAYOUT, 1):
-        sheet.column_dimensions[get_column_letter(index)].width = max(width, _display_width(title) + 3)
+        sheet.column_dimensions[get_column_letter(index)].width = max(width, -(-_display_width(title) // 2) + 3)
+    sheet.row_dimensions[1].height = 30  # two lines: the wrapped headings (not every reader fits rows itself)
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
@@ -215,7 +217,8 @@ def roster_xlsx(shelter_id: int | None, target: IO[bytes], incident_id: int | No
 
 
 def _display_width(text: str) -> int:
-    # Full-width (and, in a Japanese font, ambiguous-width: ①, ・) characters take two columns.
+    # The heading's width in columns (halved by the caller: headings wrap onto two lines).
+    # Full-width and, in a Japanese font, ambiguous-width characters (①, ・) take two columns.
     return sum(2 if unicodedata.east_asian_width(c) in "WFA" else 1 for c in text)
 
 

@@ -83,10 +83,12 @@ def test_the_workbook_has_widths_and_a_filter_over_the_data(client: FlaskClient,
     sheet = _workbook(client, s["headers"])
 
     widths = {title: sheet.column_dimensions[chr(ord("A") + i)].width for i, title in enumerate(ROSTER_COLUMNS)}
-    # Every heading fits beside its filter button, counting a full-width character as two.
+    # Every heading fits on two lines beside its filter button, a full-width character counting two.
     for title, width in widths.items():
-        assert width >= sum(2 if unicodedata.east_asian_width(c) in "WFA" else 1 for c in title) + 2, title
-    assert widths["住所"] >= 40 and widths["受付日時"] >= len("2026-12-02 00:30")
+        assert width >= -(-sum(2 if unicodedata.east_asian_width(c) in "WFA" else 1 for c in title) // 2) + 2, title
+    assert all(cell.alignment.wrap_text and cell.font.bold for cell in sheet[1])
+    assert sheet.row_dimensions[1].height >= 30  # room for the second line of a wrapped heading
+    assert max(widths, key=widths.__getitem__) == "住所" and widths["受付日時"] >= len("2026-12-02 00:30")
     assert sheet.auto_filter.ref == f"A1:{LAST_COLUMN}{s['rows'] + 1}"
     assert sheet.freeze_panes == "A2"
     # A sheet of one shelter filters its own rows only.
