@@ -235,8 +235,10 @@ def _xlsx_typed(sheet: Any, value: Any) -> Any:
             cell = WriteOnlyCell(sheet, value=value)
             cell.number_format = XLSX_DATE
         return cell
-    # Excel's calendar starts in 1900: an earlier (mistyped) date stays readable as text.
-    return _xlsx_cell(_csv_text(value))
+    # Excel's calendar starts in 1900: an earlier (mistyped) date stays readable as text. Nothing
+    # is no cell at all, so the filter lists it as blank.
+    text = _xlsx_cell(_csv_text(value))
+    return None if text == "" else text
 
 
 def _xlsx_safe(value: Any) -> Any:

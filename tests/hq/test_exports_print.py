@@ -7,6 +7,7 @@ import csv
 import io
 import re
 import unicodedata
+import zipfile
 from datetime import UTC, datetime
 
 import pytest
@@ -75,6 +76,17 @@ def test_the_workbook_keeps_formulas_out_and_control_characters_off(client: Flas
     assert sneaky.startswith("'=HYPERLINK") and sneaky.endswith("悪意")
     assert sheet.cell(2, 1).data_type == "s" and not any(
         c.data_type == "f" for row in sheet.iter_rows() for c in row)
+
+
+def test_nothing_is_written_as_no_cell_rather_than_an_empty_string(client: FlaskClient, db) -> None:
+    s = _roster(client, db)  # nobody has a phone number, a postal code or a nationality
+
+    data = client.get("/api/v1/exports/roster.xlsx", headers=s["headers"]).data
+
+    sheet_xml = zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
+    phone = chr(ord("A") + ROSTER_COLUMNS.index("電話番号"))
+    assert '<c r="A2"' in sheet_xml and f'<c r="{phone}2"' not in sheet_xml
+    assert not re.search(r'<c [^>]*t="inlineStr"\s*/>', sheet_xml)  # an empty text cell the filter lists apart
 
 
 def test_the_workbook_has_widths_and_a_filter_over_the_data(client: FlaskClient, db) -> None:
