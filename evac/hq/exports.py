@@ -43,11 +43,19 @@ PFIF_EXPIRY_DAYS = 90
 IN_MEMORY = 16 * 1024 * 1024  # exports up to this size are built in memory, larger ones on disk
 
 
-ROSTER_COLUMNS = (
-    "避難所コード", "避難所名", "所在", "受付日時", "世帯番号", "続柄", "氏名", "フリガナ", "生年月日", "性別",
-    "郵便番号", "住所", "電話番号", "国籍", "言語", "要配慮", "アレルギー", "負傷・疾病の状況", "ペット",
-    "⑫親族への回答", "⑬知人への回答", "⑭公表への同意", "person_id", "stay_id",
+# Each roster column with the width (in characters) its usual content needs, kept tight: printed
+# one page wide, every character of width makes the print smaller. A heading wraps onto a second
+# line rather than widen its column, and always fits in two beside its filter button.
+ROSTER_LAYOUT = (
+    ("避難所コード", 8), ("避難所名", 20), ("所在", 8), ("受付日時", 16), ("世帯番号", 10), ("続柄", 6),
+    ("氏名", 16), ("フリガナ", 18), ("生年月日", 11), ("性別", 5), ("郵便番号", 9), ("住所", 34),
+    ("電話番号", 13), ("国籍", 6), ("言語", 6), ("要配慮", 16), ("アレルギー", 12), ("負傷・疾病の状況", 18),
+    ("ペット", 5), ("⑫親族への回答", 7), ("⑬知人への回答", 7), ("⑭公表への同意", 7), ("person_id", 9),
+    ("stay_id", 8),
 )
+ROSTER_COLUMNS = tuple(title for title, _width in ROSTER_LAYOUT)
+XLSX_DATETIME = "yyyy-mm-dd hh:mm"  # the same reading as the CSV's text, in Japan time
+XLSX_DATE = "yyyy-mm-dd"
 
 
 @dataclass
@@ -86,17 +94,17 @@ def _name(*parts: str | None) -> str:
     return "　".join(p for p in parts if p)
 
 
-def _jst(value: datetime | None) -> str:
-    return value.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M") if value else ""
+def _jst(value: datetime | None) -> datetime | None:
+    return value.astimezone(TOKYO) if value else None
 
 
 def roster_row(stay: Stay, person: Person, household: Household | None, shelter: Shelter) -> list[Any]:
-    """One evacuee as a roster row (ROSTER_COLUMNS)."""
+    """One evacuee as a roster row (ROSTER_COLUMNS); the check-in time in Japan time, dates as dates."""
     return [
         shelter.code, shelter.name, STATUS_LABELS.get(stay.status, stay.status.value), _jst(stay.checked_in_at),
         household.number if household else "", person.relationship_to_head or "",
         _name(person.family_name, person.given_name), _name(person.family_name_kana, person.given_name_kana),
-        person.birth_date.isoformat() if person.birth_date else "", SEX_LABELS.get(person.sex, ""),
+        person.birth_date, SEX_LABELS.get(person.sex, ""),
         person.postal_code or "", person.address or "", person.phone or "", person.nationality or "",
         person.language or "", needs_text(person.needs), person.allergy or "", person.condition_note or "",
         person.pets or 0,
@@ -124,11 +132,20 @@ def _csv_lines(header: tuple[str, ...], rows: Iterator[list[Any]], encoding: str
         yield "\ufeff".encode()  # a BOM, so that Excel opens UTF-8 as UTF-8
     writer.writerow(header)
     for n, row in enumerate(rows, 1):
-        writer.writerow([_xlsx_safe(v) for v in row])  # opened in spreadsheets: no formulas
+        writer.writerow([_xlsx_safe(_csv_text(v)) for v in row])  # opened in spreadsheets: no formulas
         count.rows += 1
         if n % 500 == 0:
             yield take()
     yield take()
+
+
+def _csv_text(value: Any) -> Any:
+    # CSV has no types: a time is written as Japan time, a date in ISO, nothing as an empty cell.
+    if isinstance(value, datetime):
+        return value.astimezone(TOKYO).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else value
 
 
 def roster_csv(shelter_id: int | None, *, encoding: str = "utf-8",
@@ -148,27 +165,80 @@ def anpi_csv(shelter_id: int | None, *, encoding: str = "utf-8",
 
 
 def roster_xlsx(shelter_id: int | None, target: IO[bytes], incident_id: int | None = None) -> ExportCount:
-    """The roster as an XLSX workbook written into `target` (openpyxl's streaming write-only mode)."""
+    """The roster as an XLSX workbook written into `target` (openpyxl's streaming write-only mode).
+
+    Ready to print as it opens: A4 landscape, every column on one page width, the heading row
+    repeated on every page, page numbers in the footer. Times and dates are real cells (Japan
+    time), so they sort and filter as such; the heading row carries an autofilter over the data.
+    """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.page import PageMargins
+    from openpyxl.worksheet.worksheet import Worksheet
 
     count = ExportCount()
     book = Workbook(write_only=True)
     sheet = book.create_sheet("名簿")
+    # A write-only sheet writes its properties and columns before the first row: all set here.
     sheet.freeze_panes = "A2"
+    for index, (title, width) in enumerate(ROSTER_LAYOUT, 1):
+        sheet.column_dimensions[get_column_letter(index)].width = max(width, -(-_display_width(title) // 2) + 3)
+    sheet.row_dimensions[1].height = 30  # two lines: the wrapped headings (not every reader fits rows itself)
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0  # as many pages down as the roster needs
+    sheet.page_margins = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6, header=0.3, footer=0.3)
+    sheet.print_options.gridLines = True
+    sheet.print_title_rows = "1:1"
+    sheet.oddHeader.left.text = "避難者名簿"
+    sheet.oddHeader.right.text = f"出力 {now_utc().astimezone(TOKYO):%Y-%m-%d %H:%M}"
+    sheet.oddFooter.center.text = "&P / &N"
+
     bold = Font(bold=True)
+    wrap = Alignment(wrap_text=True, vertical="top")
     header = []
     for title in ROSTER_COLUMNS:
         cell = WriteOnlyCell(sheet, value=title)
         cell.font = bold
+        cell.alignment = wrap
         header.append(cell)
     sheet.append(header)
     for row in _rows(shelter_id, incident_id):
-        sheet.append([_xlsx_cell(v) for v in roster_row(*row)])
+        sheet.append([_xlsx_typed(sheet, v) for v in roster_row(*row)])
         count.rows += 1
+    # The filter is written after the rows, so its range can end at the last one written.
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(ROSTER_COLUMNS))}{count.rows + 1}"
     book.save(target)
     return count
+
+
+def _display_width(text: str) -> int:
+    # The heading's width in columns (halved by the caller: headings wrap onto two lines).
+    # Full-width and, in a Japanese font, ambiguous-width characters (①, ・) take two columns.
+    return sum(2 if unicodedata.east_asian_width(c) in "WFA" else 1 for c in text)
+
+
+def _xlsx_typed(sheet: Any, value: Any) -> Any:
+    """A roster value as an XLSX cell: times as Japan-time date cells, dates as date cells."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if isinstance(value, datetime | date) and value.year >= 1900:
+        if isinstance(value, datetime):
+            # Excel has no time zones: the cell holds the Japan wall-clock time.
+            cell = WriteOnlyCell(sheet, value=value.astimezone(TOKYO).replace(tzinfo=None))
+            cell.number_format = XLSX_DATETIME
+        else:
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.number_format = XLSX_DATE
+        return cell
+    # Excel's calendar starts in 1900: an earlier (mistyped) date stays readable as text. Nothing
+    # is no cell at all, so the filter lists it as blank.
+    text = _xlsx_cell(_csv_text(value))
+    return None if text == "" else text
 
 
 def _xlsx_safe(value: Any) -> Any:

@@ -15,6 +15,7 @@ from evac.accounts.auth import api_blueprint, current_account, require_roles
 from evac.accounts.models import Role
 from evac.common.db import now_utc
 from evac.common.errors import ErrorOut
+from evac.common.vocab import TOKYO
 from evac.hq import closing, exports, incidents, inquiries, service
 from evac.hq.compression import compress
 from evac.hq.schemas import (
@@ -164,9 +165,17 @@ class Inquiries(MethodView):
                                  incident_id=body["incident_id"])
 
 
-def _export_name(kind: str, shelter_id: int | None, extension: str) -> str:
+# A CSV's charset as the IANA registers it: CP932 is "Windows-31J" (Shift_JIS lacks its NEC and
+# IBM extensions: ①, 髙, 﨑 …), and its tag in the file name, so the two downloads never share a name.
+CSV_CHARSETS = {"utf-8": "utf-8", "cp932": "Windows-31J"}
+CSV_NAME_TAGS = {"utf-8": "utf8", "cp932": "sjis"}
+
+
+def _export_name(kind: str, shelter_id: int | None, extension: str, encoding: str | None = None) -> str:
+    """`evac-<kind>-<scope>-<Japan date and time>[-<encoding>].<extension>`: the time HQ reads on its clocks."""
     scope = f"shelter{shelter_id}" if shelter_id else "all"
-    return f"evac-{kind}-{scope}-{now_utc().strftime('%Y%m%d-%H%M')}.{extension}"
+    tag = f"-{CSV_NAME_TAGS[encoding]}" if encoding else ""
+    return f"evac-{kind}-{scope}-{now_utc().astimezone(TOKYO):%Y%m%d-%H%M}{tag}.{extension}"
 
 
 def _scope(args: dict[str, Any]) -> int | None:
@@ -174,9 +183,9 @@ def _scope(args: dict[str, Any]) -> int | None:
 
 
 def _download(kind: str, shelter_id: int | None, write: Callable[[IO[bytes]], exports.ExportCount],
-              name: str, mimetype: str, encoding: str | None = None) -> Response:
+              name: str, content_type: str, encoding: str | None = None) -> Response:
     """Write the export into a temporary file (memory, then disk: bounded memory for a whole
-    disaster's roster), audit it with its size, and send it."""
+    disaster's roster), audit it with its size, and send it as `content_type`, exactly."""
     target = exports.spooled()
     try:
         exports.run_export(kind, shelter_id, write, target, encoding=encoding)
@@ -187,11 +196,14 @@ def _download(kind: str, shelter_id: int | None, write: Callable[[IO[bytes]], ex
     target.seek(0)
     if size <= exports.IN_MEMORY:
         with target:
-            response = Response(target.read(), mimetype=mimetype)
+            response = Response(target.read())
         response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     else:
         # Sent from the file on disk; the WSGI server closes (and so deletes) it when done.
-        response = send_file(target, mimetype=mimetype, as_attachment=True, download_name=name, max_age=0)
+        response = send_file(target, mimetype=content_type, as_attachment=True, download_name=name, max_age=0)
+    # Set as a whole: given as a mimetype, Werkzeug appends its own "; charset=utf-8" to text/*,
+    # a second charset (or a wrong one after Windows-31J).
+    response.headers["Content-Type"] = content_type
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -211,9 +223,8 @@ def _csv_export(kind: str, args: dict[str, Any],
         _chunks_into(chunks, target)
         return count
 
-    charset = "shift_jis" if encoding == "cp932" else "utf-8"
-    return _download(f"{kind}_csv", shelter_id, write, _export_name(kind, shelter_id, "csv"),
-                     f"text/csv; charset={charset}", encoding)
+    return _download(f"{kind}_csv", shelter_id, write, _export_name(kind, shelter_id, "csv", encoding),
+                     f"text/csv; charset={CSV_CHARSETS[encoding]}", encoding)
 
 
 @blp.route("/exports/roster.csv")

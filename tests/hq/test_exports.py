@@ -75,7 +75,7 @@ def test_anpi_csv_in_form_order_and_cp932_without_crashing(client: FlaskClient, 
     assert in_car[9].startswith("車中泊")
 
     response = client.get("/api/v1/exports/anpi.csv?encoding=cp932", headers=s["headers"])
-    assert response.status_code == 200 and "shift_jis" in response.headers["Content-Type"]
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/csv; charset=Windows-31J"
     sjis = _csv(response.data, "cp932")
     assert sjis[0] == utf8[0] and any(r[0].startswith(GETA + "田") for r in sjis)  # 𠮷 is not in CP932
 
