@@ -413,4 +413,16 @@ describe("taking an operation back", () => {
     await desk.chooseCandidate({id: 1});
     assert.equal(view.log.undo.length, 1);
   });
+
+  it("from the roster names the stay, and leaves the toast of the last operation alone", async () => {
+    const roster = () => makeAnswer(200, {shelter: {occupancy: 0}, items: [], counts: {}, total: 0, next: null}, null);
+    const {desk, view, calls} = setup({"/api/v1/undo": [undone], "/api/v1/shelters": [roster]});
+    view.rosterShown = () => true;
+    await desk.correctStay("11");
+    const undo = calls.find((c) => c.path === "/api/v1/undo");
+    assert.deepEqual(undo.body, {client_id: "client-1", stay_id: 11});
+    assert.deepEqual(view.log.undo, []);
+    assert.deepEqual(view.log.flashes.at(-1), ["ok", "取り消しました"]);
+    assert.ok(calls.some((c) => c.path.startsWith("/api/v1/shelters/7/roster")), "the roster is drawn again");
+  });
 });

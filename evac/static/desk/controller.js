@@ -247,13 +247,26 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
   }
 
   /** 「取り消す」 tapped: the server puts the stays back; counts, roster and the toast follow. */
-  async function undo(operationId, clientId) {
-    const answer = await api.post(UNDO, undoBody({clientId, operationId}));
+  function undo(operationId, clientId) {
+    return sendUndo(undoBody({clientId, operationId}));
+  }
+
+  /**
+   * A correction from the roster, after the toast has gone: takes back the check-in (or the
+   * arrival of a transfer) that opened this stay, for that person only. Not queued.
+   */
+  function correctStay(stayId) {
+    return sendUndo({client_id: uuid(), stay_id: Number(stayId)});
+  }
+
+  async function sendUndo(body) {
+    const answer = await api.post(UNDO, body);
     if (answer.offline) {
       if (view.enableUndo) view.enableUndo();
       return view.flash(t("network_error"), "error");
     }
-    view.hideUndo();
+    // The toast's operation is settled (taken back, or refused for good); a roster correction leaves it.
+    if (body.operation_id) view.hideUndo();
     if (!answer.ok) return showError(answer);
     view.setCounts(answer.data.shelter);
     view.flash(t("undone"), "ok");
@@ -282,6 +295,6 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
 
   return {
     state, handleScan, closeHousehold, checkInHousehold, chooseCandidate, registerNew, checkInWalkIn, linkIc, cancelLink,
-    loadRoster, checkout, undo, flush, tick, showPending, submitCheckin,
+    loadRoster, checkout, undo, correctStay, flush, tick, showPending, submitCheckin,
   };
 }
