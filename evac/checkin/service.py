@@ -634,6 +634,10 @@ def _undo(account: Principal, body: dict[str, Any]) -> Outcome:
             _correct("void", stay, person, shelter, change, operation.client_id)
             continue
         before = StayStatus(change["before"])
+        if shelter.status is ShelterStatus.CLOSED:
+            # Nobody stays at a closed shelter: reopening a stay there would hide someone from every count.
+            raise ShelterClosed(_("%(name)s は閉鎖されているため取り消せません。本部に相談してください", name=shelter.name),
+                                shelter_id=shelter.id)
         if stay.open:
             now_stay = stays.change_status(stay, before, at=now)
         else:

@@ -262,3 +262,18 @@ def test_bad_undo_requests_are_4xx(client: FlaskClient, db: Any, desk: dict[str,
                         person_id=person.id).status_code == 200
     nothing = _undo(client, desk["headers"], operation_id=again)
     assert nothing.status_code == 409 and nothing.get_json()["error"]["code"] == "nothing_to_undo"
+
+
+def test_a_check_out_is_not_undone_into_a_closed_shelter(client: FlaskClient, db: Any, desk: dict[str, Any]) -> None:
+    person = factories.person()
+    _check_in(client, desk, person)
+    operation = str(uuid.uuid4())
+    assert post_checkout(client, desk["headers"], client_id=operation, person_id=person.id,
+                         reason="left").status_code == 201
+    hq = factories.bearer(factories.account(Role.HQ))
+    closed = client.patch(f"/api/v1/shelters/{desk['shelter'].id}", json={"status": "closed"}, headers=hq)
+    assert closed.status_code == 200, closed.get_json()
+    refused = _undo(client, hq, operation_id=operation)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "shelter_closed"
+    db.session.rollback()
+    assert db.session.scalars(select(Stay.status)).all() == ["left"]
