@@ -116,3 +116,18 @@ def test_the_toast_is_gone_after_the_minutes_set(desk: dict[str, Any], page: Any
     page.wait_for_selector("#undo", state="hidden")
     assert len(_stays(desk["shelter"].id)) == 2
     screenshot(page, "desk-undo-expired")
+
+
+def test_in_english_the_toast_comes_through_the_catalogue(desk: dict[str, Any], page: Any, live_server: str) -> None:
+    page.goto(f"{live_server}/lang/en")
+    page.goto(f"{live_server}/desk/{desk['shelter'].id}")
+    page.wait_for_selector("#desk[data-ready='1']")
+    iwata = _iwata()
+    _scanner(page, cards.issue_card(iwata[0].id)[1])
+    page.wait_for_function("document.getElementById('result-title').textContent === 'Household of 岩田 哲也'")
+    page.get_by_role("button", name="Check in").click()
+    toast = page.get_by_role("button", name="Undo the check-in of 岩田 哲也, 岩田 由美")
+    toast.click()
+    page.wait_for_function("document.getElementById('count-occupancy').textContent === '0'")
+    assert "Undone" in page.locator("#alert").inner_text()
+    screenshot(page, "desk-undo-en")
