@@ -159,6 +159,11 @@ def from_environment(instance_path: Path) -> dict[str, Any]:
         # Wrong guesses, counted in the database (every worker, every host), over one sliding window:
         # passwords per user name and address and per address; card codes per account and address.
         "EVAC_THROTTLE_WINDOW_MINUTES": _int("EVAC_THROTTLE_WINDOW_MINUTES", 15),
+        # How long the desk offers 「取り消す」 after a check-in, check-out, outing or transfer; staff
+        # may still correct their shelters' operations from the roster for EVAC_UNDO_STAFF_HOURS,
+        # HQ and admin at any time during the incident.
+        "EVAC_UNDO_MINUTES": _int("EVAC_UNDO_MINUTES", 5),
+        "EVAC_UNDO_STAFF_HOURS": _int("EVAC_UNDO_STAFF_HOURS", 24),
         "EVAC_LOGIN_MAX_FAILURES": _int("EVAC_LOGIN_MAX_FAILURES", 5),
         "EVAC_LOGIN_MAX_FAILURES_PER_ADDRESS": _int("EVAC_LOGIN_MAX_FAILURES_PER_ADDRESS", 30),
         "EVAC_CARD_MAX_FAILURES": _int("EVAC_CARD_MAX_FAILURES", 20),

@@ -38,6 +38,10 @@ CREATE TABLE IF NOT EXISTS arrival (
     n INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, seq INTEGER NOT NULL, batch_id TEXT NOT NULL,
     duplicate INTEGER NOT NULL, received_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stay (
+    id INTEGER PRIMARY KEY, person_id INTEGER, shelter_id INTEGER, status TEXT NOT NULL, open INTEGER NOT NULL,
+    event_id TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS batch (
     n INTEGER PRIMARY KEY AUTOINCREMENT, batch_id TEXT NOT NULL, events INTEGER NOT NULL, new INTEGER NOT NULL,
     received_at REAL NOT NULL, sent_at TEXT
@@ -56,6 +60,24 @@ class Chaos:
     reject_persons: frozenset[int] = field(default_factory=frozenset)
     retry_after: int = 1
     seed: int | None = None
+
+
+def _apply(cur: sqlite3.Cursor, event: dict[str, Any]) -> None:
+    """Keep the far end's view of each stay, as a real receiver would: the last state an event gave it.
+
+    A `correction` that voids a stay removes it (the check-in never happened, so no 退所 either);
+    one that restores a stay puts back the state it carries.
+    """
+    stay = event.get("stay")
+    if not stay or stay.get("id") is None:
+        return
+    correction = stay.get("correction") or {}
+    if event["type"] == "correction" and correction.get("action") == "void":
+        cur.execute("DELETE FROM stay WHERE id = ?", (stay["id"],))
+        return
+    cur.execute("INSERT OR REPLACE INTO stay VALUES (?, ?, ?, ?, ?, ?)",
+                (stay["id"], stay.get("person_id"), stay.get("shelter_id"), stay.get("status"),
+                 int(stay.get("checked_out_at") is None), event["event_id"]))
 
 
 class Store:
@@ -89,6 +111,8 @@ class Store:
                          batch_id, arrival, now, json.dumps(event, ensure_ascii=False)),
                     )
                     duplicate = cur.rowcount == 0
+                    if not duplicate:
+                        _apply(cur, event)
                     new += not duplicate
                     dup += duplicate
                     arrivals.append((event["event_id"], event["seq"], batch_id, int(duplicate), now))

@@ -106,6 +106,19 @@ class CheckoutIn(Schema):
             raise ValidationError("required for a transfer", "to_shelter_id")
 
 
+class UndoIn(Schema):
+    """POST /api/v1/undo: take back a desk operation, named by its client id or by a stay it opened."""
+
+    client_id = fields.UUID(required=True, metadata={"description": "this undo's own id (a repeat is a replay)"})
+    operation_id = fields.UUID(metadata={"description": "the client_id the check-in or check-out was sent with"})
+    stay_id = fields.Integer(metadata={"description": "a stay the operation opened: that person's part only"})
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if bool(data.get("operation_id")) == bool(data.get("stay_id")):
+            raise ValidationError("give exactly one of operation_id or stay_id", "_schema")
+
+
 class LookupIn(Schema):
     """POST /api/v1/lookups: who a scan names, changing nothing."""
 
@@ -219,6 +232,19 @@ class DeskAnswerOut(Schema):
     to_shelter = fields.Nested(ShelterCountsOut)
     person = fields.Nested(PersonSlimOut, required=True)
     household = fields.Nested(HouseholdOut)
+    warnings = fields.List(fields.String(), required=True)
+
+
+class UndoOut(Schema):
+    """The answer to an undo: the stays put back, those voided, the shelter's occupancy now."""
+
+    operation_id = fields.String(required=True)
+    stays = fields.List(fields.Nested(StayOut), required=True, metadata={"description": "stays reopened or restored"})
+    voided_stay_ids = fields.List(fields.Integer(), required=True,
+                                  metadata={"description": "stays the operation opened, now removed"})
+    shelter = fields.Nested(ShelterCountsOut, required=True)
+    to_shelter = fields.Nested(ShelterCountsOut)
+    person = fields.Nested(PersonSlimOut, required=True)
     warnings = fields.List(fields.String(), required=True)
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import case, func, select, update
 
@@ -128,13 +130,47 @@ def _claim(kind: str, account: Principal, body: dict[str, Any]) -> tuple[int | N
     person_ids = [s["person_id"] for s in stored.response.get("stays", [])]
     audit.read("person.read", subject_type="client_request", subject_id=client_id,
                detail={"person_ids": person_ids, "purpose": "replay"})
-    return None, Outcome(200, stored.response)
+    return None, Outcome(200, _public(stored.response))
 
 
-def _remember(row_id: int, outcome: Outcome) -> Outcome:
+def _remember(row_id: int, outcome: Outcome, changes: _Changes | None = None) -> Outcome:
+    """Store the answer for replays, with what the operation changed (kept back from every answer) for an undo."""
+    stored = outcome.body if changes is None or not changes.items else {**outcome.body, _UNDO: changes.stored()}
     db.session.execute(update(_REQUESTS).where(_REQUESTS.c.id == row_id)
-                       .values(status_code=outcome.status_code, response=outcome.body))
+                       .values(status_code=outcome.status_code, response=stored))
     return outcome
+
+
+def _public(response: dict[str, Any]) -> dict[str, Any]:
+    """A stored answer without what only the server keeps in it (the undo record)."""
+    return {k: v for k, v in response.items() if not k.startswith("_")}
+
+
+# The key of a stored answer that keeps what the operation changed, and the one that says it was undone.
+_UNDO = "_undo"
+_UNDONE = "_undone"
+
+
+@dataclass
+class _Changes:
+    """What one desk operation did to each stay, so that it can be taken back exactly.
+
+    `before` is the stay's status before the operation (None: the operation opened it), `after`
+    its status after; every stay the operation touched got `updated_at = at`, so a stay changed
+    since by anything else is told apart by its `updated_at`.
+    """
+
+    at: Any
+    items: list[dict[str, Any]]
+
+    def add(self, stay_id: int, before: StayStatus | None, after: StayStatus, event_id: str | None) -> None:
+        """Note one stay's change and the event that told the cloud system about it."""
+        self.items.append({"stay_id": stay_id, "before": before.value if before else None, "after": after.value,
+                           "event_id": event_id})
+
+    def stored(self) -> dict[str, Any]:
+        """As kept in the stored answer (JSON)."""
+        return {"at": self.at.isoformat(), "changes": self.items}
 
 
 # --- shared steps --------------------------------------------------------------------------------
@@ -155,13 +191,15 @@ def _shelter_answer(shelter: Shelter, occ: Occupancy) -> dict[str, Any]:
     return {**shelters.shelter_payload(shelter), "occupancy": occ.occupancy, "households": occ.households}
 
 
-def _emit(event_type: str, stay: StayRow, person: Any, shelter: Shelter, **extra: Any) -> None:
-    outbox.record(event_type, person_id=person.id, shelter_id=shelter.id, payload={
+def _emit(event_type: str, stay: StayRow, person: Any, shelter: Shelter, **extra: Any) -> str | None:
+    """Record the outbox event and the audit row of one stay's change; the event's id."""
+    event_id = outbox.record(event_type, person_id=person.id, shelter_id=shelter.id, payload={
         "shelter": shelters.shelter_payload(shelter), "person": people.sync_payload(person),
         "stay": stay.payload(), **extra,
     })
     audit.record(f"stay.{event_type}", subject_type="person", subject_id=person.id, shelter_id=shelter.id,
                  detail={"stay_id": stay.id})
+    return event_id
 
 
 def _candidates(account: Principal, rows: list[Any]) -> tuple[list[dict[str, Any]], int]:
@@ -341,6 +379,7 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
                        for e in elsewhere])
     initial = StayStatus(body.get("whereabouts") or StayStatus.PRESENT)
     now = now_utc()
+    done = _Changes(now, [])
     changed = False
     result: dict[int, StayRow] = {}
     arriving: list[int] = []
@@ -352,12 +391,14 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
         elif current.stay.shelter_id == shelter.id:
             stay = current.stay
             if stay.status is not initial and initial is StayStatus.PRESENT:
-                stay = stays.change_status(stay, StayStatus.PRESENT)
-                _emit("return", stay, persons[pid], shelter)
+                before = stay.status
+                stay = stays.change_status(stay, StayStatus.PRESENT, at=now)
+                done.add(stay.id, before, stay.status, _emit("return", stay, persons[pid], shelter))
                 changed = True
             result[pid] = stay
         else:
             stays.close_stay(current.stay, StayStatus.TRANSFERRED, transferred_to=shelter.id, at=now)
+            done.add(current.stay.id, current.stay.status, StayStatus.TRANSFERRED, None)
             origins[pid] = current.stay.shelter_id
             arriving.append(pid)
     if arriving:
@@ -369,9 +410,11 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
         for stay in opened:
             result[stay.person_id] = stay
             if stay.person_id in origins:
-                _emit("transfer", stay, persons[stay.person_id], shelter, from_shelter_id=origins[stay.person_id])
+                event_id = _emit("transfer", stay, persons[stay.person_id], shelter,
+                                 from_shelter_id=origins[stay.person_id])
             else:
-                _emit("checkin", stay, persons[stay.person_id], shelter)
+                event_id = _emit("checkin", stay, persons[stay.person_id], shelter)
+            done.add(stay.id, None, stay.status, event_id)
         changed = True
     occ = stays.occupancy_for([shelter.id]).get(shelter.id, Occupancy())
     answer: dict[str, Any] = {
@@ -382,7 +425,7 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
     }
     if body.get("include_household"):
         answer["household"] = household_view(account, principal.person_id, principal.household_id)
-    return _remember(row_id, Outcome(201 if changed else 200, answer))
+    return _remember(row_id, Outcome(201 if changed else 200, answer), done)
 
 
 def checkout(account: Principal, body: dict[str, Any]) -> Outcome:
@@ -417,6 +460,7 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
         # Desk staff may send people on to any open shelter: HQ routes them, not the desk.
         target_shelter = _open_shelter(body["to_shelter_id"], None)
     now = now_utc()
+    done = _Changes(now, [])
     changed, result = False, []
     origin: Shelter | None = None
     moving: list[tuple[int, StayRow]] = []
@@ -430,14 +474,16 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
         shelter = origin if origin is not None and origin.id == stay.shelter_id else shelters.get_shelter(stay.shelter_id)
         origin = origin or shelter
         if reason == "left":
+            before = stay.status
             stay = stays.close_stay(stay, StayStatus.LEFT, at=now)
-            _emit("checkout", stay, person, shelter)
+            done.add(stay.id, before, stay.status, _emit("checkout", stay, person, shelter))
             changed = True
         elif reason == "transfer":
             assert target_shelter is not None
             if shelter.id == target_shelter.id:
                 raise ValidationFailed(_("移動先が現在の避難所と同じです"), fields={"to_shelter_id": "same shelter"})
             stays.close_stay(stay, StayStatus.TRANSFERRED, transferred_to=target_shelter.id, at=now)
+            done.add(stay.id, stay.status, StayStatus.TRANSFERRED, None)
             moving.append((pid, stay))
             changed = True
             continue
@@ -445,8 +491,9 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
             new_status = {"outing": StayStatus.OUTING, "return": StayStatus.PRESENT,
                           "at_home": StayStatus.AT_HOME, "in_car": StayStatus.IN_CAR}[reason]
             if stay.status is not new_status and not (reason == "return" and stay.status is StayStatus.PRESENT):
-                stay = stays.change_status(stay, new_status)
-                _emit(_EVENT_FOR_STATUS[new_status], stay, person, shelter)
+                before = stay.status
+                stay = stays.change_status(stay, new_status, at=now)
+                done.add(stay.id, before, new_status, _emit(_EVENT_FOR_STATUS[new_status], stay, person, shelter))
                 changed = True
         result.append(stay)
     if moving:
@@ -456,7 +503,8 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
             status=StayStatus.PRESENT,
             method=CheckinMethod.MANUAL, client_id=str(body["client_id"]), staff_id=account.id, at=now)
         for (_pid, old), new in zip(moving, opened, strict=True):
-            _emit("transfer", new, persons[new.person_id], target_shelter, from_shelter_id=old.shelter_id)
+            event_id = _emit("transfer", new, persons[new.person_id], target_shelter, from_shelter_id=old.shelter_id)
+            done.add(new.id, None, new.status, event_id)
             result.append(new)
     assert origin is not None
     ids = [origin.id] + ([target_shelter.id] if target_shelter is not None else [])
@@ -469,7 +517,197 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
     }
     if target_shelter is not None:
         answer["to_shelter"] = _shelter_answer(target_shelter, occ.get(target_shelter.id, Occupancy()))
-    return _remember(row_id, Outcome(201 if changed else 200, answer))
+    return _remember(row_id, Outcome(201 if changed else 200, answer), done)
+
+
+# --- undo ------------------------------------------------------------------------------------------
+
+
+class OperationUnknown(DomainError):
+    """No desk operation of this id that the account may see (outside its scope reads the same)."""
+
+    status = 404
+    code = "operation_unknown"
+
+
+class AlreadyUndone(DomainError):
+    """The operation was taken back already (by another request)."""
+
+    status = 409
+    code = "already_undone"
+
+
+class ChangedSince(DomainError):
+    """Something happened to the operation's stays after it: taking it back would lose that."""
+
+    status = 409
+    code = "changed_since"
+
+
+class UndoTooLate(DomainError):
+    """Past the time staff may correct an operation (or it belongs to an incident no longer open)."""
+
+    status = 409
+    code = "undo_too_late"
+
+
+class NothingToUndo(DomainError):
+    """The operation changed no stay (everyone was already there)."""
+
+    status = 409
+    code = "nothing_to_undo"
+
+
+def undo(account: Principal, body: dict[str, Any]) -> Outcome:
+    """Take back a desk operation (check-in, check-out, outing, return, transfer) exactly.
+
+    The operation is named by its `operation_id` (the client id it was sent with) or by a stay it
+    opened (`stay_id`, the roster's correction). A stay it opened is voided (removed, never a
+    fake 退所), a stay it closed or moved is put back with its earlier status; the counters move
+    with them, one `correction` event per stay tells the cloud system which events to cancel,
+    and `stay.undo` is audited. Idempotent by `client_id` like every desk request.
+    """
+    return _undo(account, body)
+
+
+@writing
+def _undo(account: Principal, body: dict[str, Any]) -> Outcome:
+    row_id, replay = _claim("undo", account, body)
+    if replay is not None:
+        return replay
+    assert row_id is not None
+    incident = incidents.required(lock=True)
+    operation = _operation(account, body)
+    response = dict(operation.response)
+    shelter_id = int(response["shelter"]["id"])
+    record = response.get(_UNDO)
+    if not record or not record["changes"]:
+        raise NothingToUndo(_("この受付では何も変わっていないため、取り消すものがありません"))
+    # Stay ids (as JSON keys) already taken back, each with the client id of the undo that did it.
+    undone: dict[str, str] = dict(response.get(_UNDONE) or {})
+    changes = [c for c in record["changes"] if str(c["stay_id"]) not in undone]
+    if not changes or str(body.get("stay_id")) in undone:
+        raise AlreadyUndone(_("この受付はすでに取り消されています"))
+    if operation.incident_id != incident.id:
+        raise UndoTooLate(_("前の災害・訓練の受付は取り消せません"))
+    hours = int(current_app.config["EVAC_UNDO_STAFF_HOURS"])
+    if not account.sees_all and now_utc() - operation.created_at > timedelta(hours=hours):
+        raise UndoTooLate(_("%(hours)s 時間を過ぎた受付の訂正は本部に依頼してください", hours=hours))
+    at = datetime.fromisoformat(record["at"])
+    versions = stays.stay_versions(c["stay_id"] for c in changes)
+    if body.get("stay_id"):
+        # The roster corrects one person of a household's check-in: their stays only (both ends of a move).
+        if body["stay_id"] not in versions:
+            raise ChangedSince(_("この受付の後に同じ人の受付・退所などがあったため取り消せません。名簿から訂正してください"),
+                               fields={"stay_id": body["stay_id"]})
+        person_id = versions[body["stay_id"]][0].person_id
+        changes = [c for c in changes if c["stay_id"] in versions and versions[c["stay_id"]][0].person_id == person_id]
+    persons = people.persons_by_id(sorted({versions[c["stay_id"]][0].person_id for c in changes
+                                           if c["stay_id"] in versions}), lock=current_unit().postgres)
+    # Read again now that the persons are locked: a concurrent desk request on them has finished.
+    versions = stays.stay_versions(c["stay_id"] for c in changes)
+    for change in changes:
+        found = versions.get(change["stay_id"])
+        if found is None or found[1] != at or found[0].status.value != change["after"]:
+            raise ChangedSince(_("この受付の後に同じ人の受付・退所などがあったため取り消せません。名簿から訂正してください"),
+                               fields={"stay_id": change["stay_id"]})
+    ours = set(versions)
+    reopening = [versions[c["stay_id"]][0].person_id for c in changes
+                 if c["before"] is not None and versions[c["stay_id"]][0].checked_out_at is not None]
+    elsewhere = {pid for pid, stay in stays.open_stays_of(reopening).items() if stay.id not in ours}
+    if elsewhere:
+        raise ChangedSince(_("この受付の後に同じ人が別に受付されているため取り消せません"),
+                           fields={"members": sorted(elsewhere)})
+    now = now_utc()
+    voided: list[int] = []
+    restored: dict[int, StayRow] = {}
+    touched: dict[int, Shelter] = {}
+    # Voided stays first: a transfer's new stay must be gone before the old one opens again.
+    for change in sorted(changes, key=lambda c: c["before"] is not None):
+        stay = versions[change["stay_id"]][0]
+        person = persons[stay.person_id]
+        shelter = touched.get(stay.shelter_id) or shelters.get_shelter(stay.shelter_id)
+        touched[shelter.id] = shelter
+        if change["before"] is None:
+            stays.void_stay(stay)
+            voided.append(stay.id)
+            _correct("void", stay, person, shelter, change, operation.client_id)
+            continue
+        before = StayStatus(change["before"])
+        if shelter.status is ShelterStatus.CLOSED:
+            # Nobody stays at a closed shelter: reopening a stay there would hide someone from every count.
+            raise ShelterClosed(_("%(name)s は閉鎖されているため取り消せません。本部に相談してください", name=shelter.name),
+                                shelter_id=shelter.id)
+        if stay.open:
+            now_stay = stays.change_status(stay, before, at=now)
+        else:
+            now_stay = stays.reopen_stay(stay, before, needs=person.needs or 0, pets=person.pets or 0, at=now)
+        restored[stay.id] = now_stay
+        _correct("restore", now_stay, person, shelter, change, operation.client_id)
+    audit.record("stay.undo", subject_type="client_request", subject_id=operation.client_id, shelter_id=shelter_id,
+                 detail={"operation": operation.kind, "voided": voided, "restored": sorted(restored),
+                         "person_ids": sorted(persons)})
+    undone.update({str(c["stay_id"]): str(body["client_id"]) for c in changes})
+    db.session.execute(update(_REQUESTS).where(_REQUESTS.c.id == operation.id)
+                       .values(response={**response, _UNDONE: undone}))
+    occ = stays.occupancy_for(sorted({shelter_id, *touched}))
+    shelter = touched.get(shelter_id) or shelters.get_shelter(shelter_id)
+    answer: dict[str, Any] = {
+        "operation_id": operation.client_id,
+        "stays": [s.payload() for s in restored.values()],
+        "voided_stay_ids": voided,
+        "shelter": _shelter_answer(shelter, occ.get(shelter_id, Occupancy())),
+        "person": response["person"],
+        "warnings": [],
+    }
+    to_shelter = response.get("to_shelter")
+    if to_shelter is not None and to_shelter["id"] in touched:
+        answer["to_shelter"] = _shelter_answer(touched[to_shelter["id"]], occ.get(to_shelter["id"], Occupancy()))
+    return _remember(row_id, Outcome(201, answer))
+
+
+@dataclass(frozen=True)
+class _Operation:
+    id: int
+    client_id: str
+    kind: str
+    account_id: int | None
+    incident_id: int | None
+    created_at: datetime
+    response: dict[str, Any]
+
+
+def _operation(account: Principal, body: dict[str, Any]) -> _Operation:
+    """The desk operation an undo names, if the account may undo it; locked for the unit."""
+    if body.get("stay_id"):
+        opened_by = stays.stay_versions([body["stay_id"]]).get(body["stay_id"])
+        client_id = opened_by[2] if opened_by is not None else None
+    else:
+        client_id = str(body["operation_id"])
+    stmt = (select(_REQUESTS).where(_REQUESTS.c.client_id == client_id,
+                                    _REQUESTS.c.kind.in_(["checkin", "checkout"]))
+            .with_for_update())
+    row = db.session.execute(stmt).first() if client_id else None
+    unknown = _("取り消す受付が見つかりません")
+    if row is None or not row.response or "shelter" not in row.response:
+        raise OperationUnknown(unknown)
+    if not account.can_access_shelter(int(row.response["shelter"]["id"])):
+        # Staff of another shelter are told what a stranger is told (audited).
+        audit.refused("stay.scope_refused", subject_type="client_request", subject_id=row.client_id)
+        raise OperationUnknown(unknown)
+    return _Operation(row.id, row.client_id, row.kind, row.account_id, row.incident_id, row.created_at, row.response)
+
+
+def _correct(action: str, stay: StayRow, person: Any, shelter: Shelter, change: dict[str, Any],
+             operation_id: str) -> None:
+    """The `correction` event of one stay: what to cancel, and the stay as it stands now (or as it was, voided)."""
+    outbox.record("correction", person_id=person.id, shelter_id=shelter.id, payload={
+        "shelter": shelters.shelter_payload(shelter), "person": people.sync_payload(person),
+        "stay": stay.payload(),
+        "correction": {"action": action, "stay_id": stay.id, "operation_id": operation_id,
+                       "cancels": [change["event_id"]] if change.get("event_id") else [],
+                       "restored_status": stay.status.value if action == "restore" else None},
+    })
 
 
 # --- reading ---------------------------------------------------------------------------------------

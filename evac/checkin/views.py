@@ -18,6 +18,8 @@ from evac.checkin.schemas import (
     PersonSearchOut,
     RosterArgs,
     RosterOut,
+    UndoIn,
+    UndoOut,
 )
 from evac.people import service as people
 
@@ -48,6 +50,18 @@ class Checkouts(MethodView):
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Check out (left), outing and return, transfer, or whereabouts at home / in a car."""
         outcome = service.checkout(current_account(), _json(body))
+        return outcome.body, outcome.status_code
+
+
+@blp.route("/undo")
+class Undo(MethodView):
+    @blp.arguments(UndoIn)
+    @blp.response(201, UndoOut)
+    @blp.alt_response(200, schema=UndoOut, description="a replayed client_id")
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        """Take back a check-in, check-out, outing or transfer: voided or restored stays, a correction event."""
+        outcome = service.undo(current_account(), _json({k: (str(v) if k == "operation_id" else v)
+                                                         for k, v in body.items()}))
         return outcome.body, outcome.status_code
 
 

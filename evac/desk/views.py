@@ -47,6 +47,13 @@ def _messages() -> dict[str, str]:
         "since": _("（%(time)s 受付）"),
         "shelter_closed": _("この避難所は閉鎖されています。受付はできません"),
         "already_here": _("すでにこの避難所で受付済みです"),
+        "undo_checkin": _("%(names)sの受付を取り消す"),
+        "undo_left": _("%(names)sの退所を取り消す"),
+        "undo_outing": _("%(names)sの外出を取り消す"),
+        "undo_return": _("%(names)sの戻りを取り消す"),
+        "undo_transfer": _("%(names)sの移動を取り消す"),
+        "undo_whereabouts": _("%(names)sの在宅・車中泊の登録を取り消す"),
+        "undone": _("取り消しました"),
         "queued": _("通信できないため受付を保留しました（%(n)s 件待ち）。つながったら自動で送信します"),
         "pending": _("送信待ち %(n)s 件"),
         "sent_pending": _("保留していた受付 %(n)s 件を送信しました"),
@@ -121,7 +128,7 @@ def desk(shelter_id: int) -> ResponseReturnValue:
     page = checkin.desk_page(current_account(), shelter_id)
     return render_template(
         "desk/desk.html", shelter=page.shelter, occupancy=page.occupancy, messages=_messages(),
-        transfer_targets=page.transfer_targets,
+        transfer_targets=page.transfer_targets, undo_minutes=current_app.config["EVAC_UNDO_MINUTES"],
     )
 
 

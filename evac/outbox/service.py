@@ -11,7 +11,7 @@ from evac.incidents.service import CurrentIncident
 from evac.outbox.models import OutboxEvent
 
 EVENT_TYPES = frozenset(
-    {"checkin", "checkout", "outing", "return", "transfer", "person.updated", "shelter.updated"}
+    {"checkin", "checkout", "outing", "return", "transfer", "correction", "person.updated", "shelter.updated"}
 )
 
 

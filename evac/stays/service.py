@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from evac.common.db import WRITE, active_unit, now_utc
 from evac.common.vocab import OPEN_STAY_STATUSES, CheckinMethod, StayStatus
@@ -125,15 +125,52 @@ def close_stay(stay: StayRow, status: StayStatus, *, transferred_to: int | None 
     return stay.replace(status=status, checked_out_at=at, transferred_to_id=transferred_to)
 
 
-def change_status(stay: StayRow, status: StayStatus) -> StayRow:
+def change_status(stay: StayRow, status: StayStatus, *, at: datetime | None = None) -> StayRow:
     """Move an open stay between open statuses (外出, 戻り, 在宅, 車中泊)."""
     if status not in OPEN_STAY_STATUSES:
         raise ValueError(f"{status} is not an open status")
     if status is stay.status:
         return stay
-    db.session.execute(update(_STAY).where(_STAY.c.id == stay.id).values(status=status.value, updated_at=now_utc()))
+    db.session.execute(update(_STAY).where(_STAY.c.id == stay.id).values(status=status.value,
+                                                                         updated_at=at or now_utc()))
     counters.moved(stay.id, stay.shelter_id, stay.household_id, stay.person_id, stay.status, status)
     return stay.replace(status=status)
+
+
+def reopen_stay(stay: StayRow, status: StayStatus, *, needs: int, pets: int, at: datetime | None = None) -> StayRow:
+    """Put a closed stay back as it was before it closed (an undone 退所 or 移動) and count it again.
+
+    Counted with the person's needs and pets as they are now, as a rebuild of the counters would.
+    The unique index refuses it if the person has another open stay by now.
+    """
+    if status not in OPEN_STAY_STATUSES:
+        raise ValueError(f"{status} is not an open status")
+    db.session.execute(update(_STAY).where(_STAY.c.id == stay.id).values(
+        status=status.value, checked_out_at=None, transferred_to_id=None, updated_at=at or now_utc()))
+    counters.opened(stay.id, stay.shelter_id, stay.household_id, stay.person_id, status, needs=needs, pets=pets)
+    return stay.replace(status=status, checked_out_at=None, transferred_to_id=None)
+
+
+def void_stay(stay: StayRow) -> None:
+    """Remove a stay opened by mistake (an undone check-in) and uncount it, as if it had never been.
+
+    Deleted rather than closed: a closed stay reads as 退所 in rosters, exports and safety-inquiry
+    answers, which a check-in that never happened must not. The audit and the outbox keep its id.
+    The counters are applied first, while the stay's needs snapshot (deleted with it) can still be read.
+    """
+    if stay.open:
+        counters.moved(stay.id, stay.shelter_id, stay.household_id, stay.person_id, stay.status, StayStatus.LEFT)
+        counters.apply()
+    db.session.execute(delete(_STAY).where(_STAY.c.id == stay.id))
+
+
+def stay_versions(stay_ids: Iterable[int]) -> dict[int, tuple[StayRow, datetime, str | None]]:
+    """Each stay with when it last changed and the client id that opened it (for undoing a desk operation)."""
+    ids = list(stay_ids)
+    if not ids:
+        return {}
+    rows = db.session.execute(select(*_COLUMNS, _STAY.c.updated_at, _STAY.c.client_id).where(_STAY.c.id.in_(ids)))
+    return {r.id: (_row(r), r.updated_at, r.client_id) for r in rows}
 
 
 @dataclass(frozen=True)

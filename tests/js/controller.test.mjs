@@ -16,6 +16,7 @@ const t = translator({
   individual_number: "個人番号は受け付けません", card_not_registered: "登録なし",
   checked_in_names: "%(names)s の %(n)s 名を受付しました", name_san: "%(name)s さん", name_separator: "、",
   shelter_closed: "この避難所は閉鎖されています",
+  undo_checkin: "%(names)sの受付を取り消す", undo_left: "%(names)sの退所を取り消す", undone: "取り消しました",
 });
 const household = {
   person: {id: 1, family_name: "精華", given_name: "太郎"},
@@ -41,7 +42,7 @@ function fakeApi(script) {
 
 function fakeView() {
   const log = {flashes: [], pending: [], households: [], tabs: [], candidates: [], counts: [], resets: 0,
-    walkIns: [], people: [], linking: [], closed: []};
+    walkIns: [], people: [], linking: [], closed: [], undo: []};
   return {
     log,
     flash: (message, kind) => log.flashes.push([kind, message]),
@@ -61,17 +62,20 @@ function fakeView() {
     renderPeople: (data) => log.people.push(data),
     showLinking: (on) => log.linking.push(on),
     showWalkIn: (values) => log.walkIns.push(values),
+    offerUndo: (text, onUndo, ms) => log.undo.push({text, onUndo, ms}),
+    hideUndo: () => log.undo.push("hidden"),
+    enableUndo: () => log.undo.push("enabled"),
     query: new FormData(),
   };
 }
 
-function setup(script) {
+function setup(script, options = {}) {
   const {api, calls} = fakeApi(script);
   let n = 0;
   const clock = {now: 1_000_000};
   const queue = new OfflineQueue({store: memoryStore(), send: (item) => api.post(item.path, item.body), now: () => clock.now});
   const view = fakeView();
-  const desk = createDesk({shelterId: SHELTER, api, queue, t, uuid: () => "client-" + (n += 1), view});
+  const desk = createDesk({shelterId: SHELTER, api, queue, t, uuid: () => "client-" + (n += 1), view, ...options});
   return {desk, queue, view, calls, clock};
 }
 
@@ -356,5 +360,69 @@ describe("a closed shelter", () => {
     await desk.handleScan(PAYLOAD);
     assert.deepEqual(view.log.closed, [false]);
     assert.equal(view.log.households.length, 1);
+  });
+});
+
+describe("taking an operation back", () => {
+  const named = () => makeAnswer(201, {
+    stays: [{id: 11, person_id: 1}], shelter: {occupancy: 1, households: 1},
+    person: {id: 1, family_name: "精華", given_name: "太郎"},
+  }, null);
+  const undone = () => makeAnswer(201, {stays: [], voided_stay_ids: [11], shelter: {occupancy: 0, households: 0}}, null);
+
+  it("is offered for the minutes set, naming who and what, and undoes that very operation", async () => {
+    const {desk, view, calls} = setup({"/api/v1/checkins": [named], "/api/v1/undo": [undone]}, {undoMinutes: 3});
+    await desk.chooseCandidate({id: 1, family_name: "精華", given_name: "太郎"});
+    const [offer] = view.log.undo;
+    assert.equal(offer.text, "精華 太郎 さんの受付を取り消す");
+    assert.equal(offer.ms, 3 * 60 * 1000);
+    await offer.onUndo();
+    const undo = calls.find((c) => c.path === "/api/v1/undo");
+    assert.deepEqual(undo.body, {client_id: "client-2", operation_id: "client-1"});
+    assert.equal(view.log.undo.at(-1), "hidden");
+    assert.deepEqual(view.log.counts.at(-1), {occupancy: 0, households: 0});
+    assert.deepEqual(view.log.flashes.at(-1), ["ok", "取り消しました"]);
+  });
+
+  it("sent again after a lost answer is the same undo (its client id), and a refusal is shown", async () => {
+    const refused = () => makeAnswer(409, {error: {code: "changed_since", message: "取り消せません"}}, null);
+    const lost = () => makeAnswer(0, null, null);
+    const {desk, view, calls} = setup({"/api/v1/checkins": [named], "/api/v1/undo": [lost, refused]});
+    await desk.chooseCandidate({id: 1});
+    const [offer] = view.log.undo;
+    await offer.onUndo();
+    assert.equal(view.log.undo.at(-1), "enabled");
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "つながりません"]);
+    await offer.onUndo();
+    const ids = calls.filter((c) => c.path === "/api/v1/undo").map((c) => c.body.client_id);
+    assert.deepEqual(ids, ["client-2", "client-2"]);
+    assert.equal(view.log.undo.at(-1), "hidden");
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "取り消せません"]);
+  });
+
+  it("is offered after a check-out, not after an answer that changed nothing", async () => {
+    const left = () => makeAnswer(201, {stays: [{id: 11, person_id: 1}], shelter: {occupancy: 0, households: 0},
+      person: {id: 1, family_name: "精華", given_name: "太郎"}}, null);
+    const same = () => makeAnswer(200, {stays: [{id: 11, person_id: 1}], shelter: {occupancy: 1, households: 1},
+      person: {id: 1, family_name: "精華", given_name: "太郎"}}, null);
+    const {desk, view} = setup({"/api/v1/checkouts": [left], "/api/v1/checkins": [same], "/api/v1/shelters": [
+      () => makeAnswer(200, {shelter: {}, items: [], counts: {}, total: 0, next: null}, null)]});
+    await desk.checkout(1, "left");
+    assert.equal(view.log.undo.length, 1);
+    assert.equal(view.log.undo[0].text, "精華 太郎 さんの退所を取り消す");
+    await desk.chooseCandidate({id: 1});
+    assert.equal(view.log.undo.length, 1);
+  });
+
+  it("from the roster names the stay, and leaves the toast of the last operation alone", async () => {
+    const roster = () => makeAnswer(200, {shelter: {occupancy: 0}, items: [], counts: {}, total: 0, next: null}, null);
+    const {desk, view, calls} = setup({"/api/v1/undo": [undone], "/api/v1/shelters": [roster]});
+    view.rosterShown = () => true;
+    await desk.correctStay("11");
+    const undo = calls.find((c) => c.path === "/api/v1/undo");
+    assert.deepEqual(undo.body, {client_id: "client-1", stay_id: 11});
+    assert.deepEqual(view.log.undo, []);
+    assert.deepEqual(view.log.flashes.at(-1), ["ok", "取り消しました"]);
+    assert.ok(calls.some((c) => c.path.startsWith("/api/v1/shelters/7/roster")), "the roster is drawn again");
   });
 });

@@ -23,7 +23,7 @@ from evac.accounts.models import Role
 from evac.stays.models import Stay
 from tests import factories
 from tests.accounts.test_accounts import _csrf, login
-from tests.checkin.helpers import post_checkin
+from tests.checkin.helpers import post_checkin, post_checkout
 from tests.conftest import IsolatedClient
 
 CALLERS = ("anonymous", "staff_a", "staff_b", "hq", "admin")
@@ -102,6 +102,8 @@ ROUTES: list[Route] = [
                           "client_id": _uuid(t)}, refusals=frozenset({422})),
     Route("POST", "/api/v1/checkouts", AT_A,
           body=lambda t: {"person_id": t["pa"], "reason": "outing", "client_id": _uuid(t)}),
+    # Taking back the return at A: the first caller let through undoes it, the later ones hear 409 (done).
+    Route("POST", "/api/v1/undo", AT_A, body=lambda t: {"operation_id": t["op_a"], "client_id": _uuid(t)}),
     Route("GET", "/api/v1/hq/shelters", HQ),
     Route("GET", "/api/v1/occupancy", HQ),
     Route("GET", "/api/v1/occupancy/trend", HQ),
@@ -149,6 +151,10 @@ def town(app: Flask, db) -> dict[str, Any]:
     desk = app.test_client()
     token = factories.bearer(hq)
     assert post_checkin(desk, token, shelter_id=a.id, person_id=pa.id, members=[]).status_code == 201
+    # An outing of the evacuee at A, and back, for the undo route to take back (their stay stays at A).
+    op_a = str(uuid.uuid4())
+    assert post_checkout(desk, token, person_id=pa.id, reason="outing").status_code == 201
+    assert post_checkout(desk, token, person_id=pa.id, reason="return", client_id=op_a).status_code == 201
     assert post_checkin(desk, token, shelter_id=b.id, person_id=pm.id, members=[]).status_code == 201
     incident = desk.get("/api/v1/incidents", headers=token).get_json()
     desk_id = str(uuid.uuid4())
@@ -158,7 +164,7 @@ def town(app: Flask, db) -> dict[str, Any]:
     assert paired.status_code == 201, paired.get_json()
     from evac.readers.models import CardReader
 
-    return {"a": a.id, "b": b.id, "pa": pa.id, "pm": pm.id, "home": home.id,
+    return {"a": a.id, "b": b.id, "pa": pa.id, "pm": pm.id, "home": home.id, "op_a": op_a,
             "reader": db.session.scalar(select(CardReader.id)), "desk_id": desk_id,
             "incident": (incident.get("current") or {}).get("id", 1)}
 

@@ -39,3 +39,21 @@ export function checkinOutcome(answer) {
 export function errorText(answer) {
   return answer.error && answer.error.message ? answer.error.message : String(answer.status);
 }
+
+export const UNDO = "/api/v1/undo";
+
+// What the undo toast says for each kind of operation (message keys of the desk page).
+const UNDO_TEXT = {
+  checkin: "undo_checkin", left: "undo_left", outing: "undo_outing", return: "undo_return",
+  transfer: "undo_transfer", at_home: "undo_whereabouts", in_car: "undo_whereabouts",
+};
+
+/** The message key of the undo toast for an operation (`checkin` or a check-out's reason). */
+export function undoTextKey(kind) {
+  return UNDO_TEXT[kind] || "undo_checkin";
+}
+
+/** The body that takes back the desk operation sent with `operationId` (its own client_id makes it idempotent). */
+export function undoBody({clientId, operationId}) {
+  return {client_id: clientId, operation_id: operationId};
+}

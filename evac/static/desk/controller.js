@@ -5,7 +5,7 @@
  * (no network, or 502/503/504: the database busy or down) is queued exactly as when offline.
  */
 
-import {CHECKINS, checkinOutcome, errorText, householdBody, queueItem} from "./checkin.js";
+import {CHECKINS, UNDO, checkinOutcome, errorText, householdBody, queueItem, undoBody, undoTextKey} from "./checkin.js";
 import {fullName} from "./household.js";
 import {parseScan} from "./scan.js";
 import {rosterPath} from "./roster.js";
@@ -20,8 +20,9 @@ import {personFromCard} from "./walkin.js";
  * @param {() => string} deps.uuid
  * @param {object} deps.view
  * @param {boolean} [deps.closed] the shelter was closed when the page was drawn
+ * @param {number} [deps.undoMinutes] how long 「取り消す」 is offered after an operation (EVAC_UNDO_MINUTES)
  */
-export function createDesk({shelterId, api, queue, t, uuid, view, closed = false}) {
+export function createDesk({shelterId, api, queue, t, uuid, view, closed = false, undoMinutes = 5}) {
   const state = {current: null, pendingIc: null, closed};
 
   function setClosed(value) {
@@ -94,6 +95,7 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
     const names = namesOf(answer.data, known);
     const done = names ? t("checked_in_names", {names, n}) : t("checked_in", {n});
     view.flash(created ? done : t("already_here"), created ? "ok" : "info");
+    if (created) offerUndo("checkin", body.client_id, names);
     resetScan();
     if (view.rosterShown()) loadRoster();
     return answer.data;
@@ -230,7 +232,46 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
     if (!answer.ok) return showError(answer);
     view.setCounts(answer.data.shelter);
     view.flash(t("done"), "ok");
+    if (answer.status === 201) offerUndo(reason, body.client_id, namesOf(answer.data));
     return loadRoster();
+  }
+
+  /**
+   * Offer to take back the operation just done, naming who and what, for `undoMinutes`. The
+   * undo's own client id is drawn now, so a tap repeated after a lost answer is a replay.
+   */
+  function offerUndo(kind, operationId, names) {
+    if (!view.offerUndo || !names) return;
+    const clientId = uuid();
+    view.offerUndo(t(undoTextKey(kind), {names}), () => undo(operationId, clientId), undoMinutes * 60 * 1000);
+  }
+
+  /** 「取り消す」 tapped: the server puts the stays back; counts, roster and the toast follow. */
+  function undo(operationId, clientId) {
+    return sendUndo(undoBody({clientId, operationId}));
+  }
+
+  /**
+   * A correction from the roster, after the toast has gone: takes back the check-in (or the
+   * arrival of a transfer) that opened this stay, for that person only. Not queued.
+   */
+  function correctStay(stayId) {
+    return sendUndo({client_id: uuid(), stay_id: Number(stayId)});
+  }
+
+  async function sendUndo(body) {
+    const answer = await api.post(UNDO, body);
+    if (answer.offline) {
+      if (view.enableUndo) view.enableUndo();
+      return view.flash(t("network_error"), "error");
+    }
+    // The toast's operation is settled (taken back, or refused for good); a roster correction leaves it.
+    if (body.operation_id) view.hideUndo();
+    if (!answer.ok) return showError(answer);
+    view.setCounts(answer.data.shelter);
+    view.flash(t("undone"), "ok");
+    if (view.rosterShown()) loadRoster();
+    return answer.data;
   }
 
   /** Send the queued check-ins; say how many went and which were refused. */
@@ -254,6 +295,6 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
 
   return {
     state, handleScan, closeHousehold, checkInHousehold, chooseCandidate, registerNew, checkInWalkIn, linkIc, cancelLink,
-    loadRoster, checkout, flush, tick, showPending, submitCheckin,
+    loadRoster, checkout, undo, correctStay, flush, tick, showPending, submitCheckin,
   };
 }

@@ -15,7 +15,9 @@ import {OfflineQueue} from "./queue.js";
 import {createReaderLink, deskId, deskLabel} from "./readers.js";
 import {PAGE_SIZE, rosterPath} from "./roster.js";
 import {setupCamera} from "./view/camera.js";
-import {clearFlash, flash, setCounts, setOnline, setPending, showClosed} from "./view/feedback.js";
+import {
+  clearFlash, enableUndo, flash, hideUndo, offerUndo, setCounts, setOnline, setPending, showClosed,
+} from "./view/feedback.js";
 import {chosenMembers, hideCandidates, hideHousehold, showCandidates, showHousehold} from "./view/household.js";
 import {renderReaders, showCode} from "./view/readers.js";
 import {renderPeople, renderRoster, rosterQuery, rosterShown, showLinking} from "./view/roster.js";
@@ -147,8 +149,12 @@ function start(root) {
     renderPeople: (data) => renderPeople(data, {shelterId, t, onLink: (personId) => desk.linkIc(personId)}),
     showLinking,
     showWalkIn: (values) => { showTab("walkin"); prefillWalkIn(values); },
+    offerUndo,
+    hideUndo,
+    enableUndo,
   };
-  const desk = createDesk({shelterId, api, queue, t, uuid, view, closed: Boolean(config.closed)});
+  const desk = createDesk({shelterId, api, queue, t, uuid, view, closed: Boolean(config.closed),
+    undoMinutes: Number(config.undoMinutes) || 5});
 
   byId("scan-form").addEventListener("submit", (event) => { event.preventDefault(); desk.handleScan(scan.value); });
   const checkinButton = byId("checkin-button");

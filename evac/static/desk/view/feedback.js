@@ -80,3 +80,34 @@ export function setCounts(shelter) {
   byId("count-occupancy").textContent = shelter.occupancy;
   byId("count-households").textContent = shelter.households;
 }
+
+let undoTimer = null;
+
+/**
+ * The undo toast: one button that names who and what (「岩田 花子 さんの受付を取り消す」), for `ms`
+ * and then gone. Only the last operation is offered: a new one replaces it.
+ */
+export function offerUndo(text, onUndo, ms) {
+  const toast = byId("undo");
+  const button = byId("undo-button");
+  clearTimeout(undoTimer);
+  button.textContent = text;
+  button.disabled = false;
+  button.onclick = () => { button.disabled = true; onUndo(); };
+  toast.hidden = false;
+  undoTimer = setTimeout(hideUndo, ms);
+}
+
+/** No undo toast (taken back, refused, or past its time). */
+export function hideUndo() {
+  clearTimeout(undoTimer);
+  undoTimer = null;
+  const toast = byId("undo");
+  toast.hidden = true;
+  byId("undo-button").onclick = null;
+}
+
+/** The toast may be tapped again (the undo could not be sent). */
+export function enableUndo() {
+  byId("undo-button").disabled = false;
+}
