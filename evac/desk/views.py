@@ -34,6 +34,9 @@ def _messages() -> dict[str, str]:
     """Texts the desk's script shows, translated here so the script holds none of its own."""
     return {
         "checkin": _("チェックイン"),
+        "correct_checkin": _("受付を取り消す（誤登録）"),
+        "confirm_correct": _("%(name)s さんの受付を取り消しますか？ 退所ではなく、訂正として記録されます"),
+        "yes_correct": _("受付を取り消す"),
         "field_required": _("この項目を入力してください"),
         "kana_only": _("カタカナかひらがなで入力してください"),
         "print_card_of": _("%(name)s さんのQRカードを印刷"),

@@ -168,7 +168,8 @@ def test_the_operations_menu_moves_people_out_and_on(tablet: Any, live_server: s
     row = page.locator(f"#roster-body tr[data-person-id='{first}']")
     row.get_by_role("button", name="操作", exact=False).click()
     assert sheet.is_visible()
-    assert sheet.get_by_role("button").all_inner_texts() == ["外出", "在宅避難へ", "車中泊へ", "移動", "退所", "やめる"]
+    assert sheet.get_by_role("button").all_inner_texts() == ["外出", "在宅避難へ", "車中泊へ", "移動", "退所",
+                                                        "受付を取り消す（誤登録）", "やめる"]
     screenshot(page, "desk-roster-menu")
     sheet.get_by_role("button", name="外出", exact=True).click()
     page.wait_for_function(f"document.querySelector(\"tr[data-person-id='{first}']\").dataset.status === 'outing'")
@@ -278,3 +279,28 @@ def test_a_scan_while_the_menu_is_open_is_a_scan_and_changes_no_row(tablet: Any,
     page.wait_for_selector("#roster-body tr[data-person-id]")
     assert page.locator("#roster-sheet").is_hidden()
     assert page.locator(f"tr[data-person-id='{second}']").get_attribute("data-status") == "present"
+
+
+def test_a_check_in_made_by_mistake_is_taken_back_from_the_roster_as_a_correction(tablet: Any, live_server: str,
+                                                                                   client: Any, db) -> None:
+    from evac.outbox.models import OutboxEvent
+
+    page = tablet
+    town = _town(client, households=1, size=2)
+    _open_roster(page, live_server, town["shelter"].id)
+    wrong = int(page.locator("#roster-body tr[data-person-id]").first.get_attribute("data-person-id"))
+    row = page.locator(f"#roster-body tr[data-person-id='{wrong}']")
+    row.get_by_role("button", name="操作", exact=False).click()
+    sheet = page.locator("#roster-sheet")
+    sheet.get_by_role("button", name="受付を取り消す（誤登録）").click()
+    assert "退所ではなく" in page.locator("#roster-sheet-text").inner_text()
+    assert page.evaluate("document.activeElement.id") == "roster-sheet-cancel", "a stray Enter takes nothing back"
+    screenshot(page, "desk-roster-confirm-correct")
+    sheet.get_by_role("button", name="受付を取り消す", exact=True).click()
+    _wait_rows(page, 1)
+    _db.session.rollback()
+    assert _db.session.scalars(select(Stay).where(Stay.person_id == wrong)).all() == [], "voided, not checked out"
+    corrections = _db.session.scalars(select(OutboxEvent).where(OutboxEvent.type == "correction",
+                                                                OutboxEvent.person_id == wrong)).all()
+    assert len(corrections) == 1
+    page.wait_for_function("() => document.getElementById('count-occupancy').textContent.trim() === '1'")

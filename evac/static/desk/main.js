@@ -142,7 +142,8 @@ function start(root) {
     rosterQuery,
     renderRoster: (data, {linkingIc}) => renderRoster(data, {
       t, lang: config.lang, linkingIc, transferTargets: config.transferTargets,
-      actions: {linkIc: (personId) => desk.linkIc(personId), checkout: (...args) => desk.checkout(...args)},
+      actions: {linkIc: (personId) => desk.linkIc(personId), checkout: (...args) => desk.checkout(...args),
+                correct: (stayId) => desk.correctStay(stayId)},
       loadMore: (cursor, query) => api.get(rosterPath(shelterId, query, {cursor, limit: PAGE_SIZE})),
       reload: () => desk.loadRoster(),
     }),

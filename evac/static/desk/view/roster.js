@@ -127,7 +127,21 @@ function openSheet(item, opener) {
       if (needsConfirm(action)) return confirmAction(item, action);
       return run(item, action);
     }, "action-" + action));
+  // A check-in made by mistake (the wrong person, a double registration) is taken back, not ended
+  // as 退所: the far end gets a correction, and no safety-inquiry answer says they left.
+  if (state.options.actions.correct) {
+    buttons.push(sheetButton(t("correct_checkin"), () => confirmCorrection(item), "action-correct"));
+  }
   showSheet(t("actions_for", {name}), t(item.stay.status), buttons);
+}
+
+function confirmCorrection(item) {
+  const {t} = state.options;
+  const name = fullName(item.person);
+  showSheet(t("actions_for", {name}), t("confirm_correct", {name}), [sheetButton(t("yes_correct"), () => {
+    closeSheet();
+    state.options.actions.correct(item.stay.id);
+  }, "confirm danger")], {focusCancel: true});
 }
 
 function chooseTarget(item) {
