@@ -34,6 +34,9 @@ def _messages() -> dict[str, str]:
     """Texts the desk's script shows, translated here so the script holds none of its own."""
     return {
         "checkin": _("チェックイン"),
+        "resident_open": _("この人の世帯を表示"),
+        "resident_none": _("見つかりません。名前の一部やフリガナ、生年月日で探すか、避難者カードで受付してください"),
+        "resident_more": _("%(n)s 人まで表示しています。生年月日を入れると絞り込めます"),
         "correct_checkin": _("受付を取り消す（誤登録）"),
         "confirm_correct": _("%(name)s さんの受付を取り消しますか？ 退所ではなく、訂正として記録されます"),
         "yes_correct": _("受付を取り消す"),

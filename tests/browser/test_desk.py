@@ -246,3 +246,28 @@ def test_the_scan_field_warns_when_a_japanese_ime_is_composing(desk, page: Any) 
     scan.dispatch_event("compositionstart")
     assert page.locator("#scan-ime").is_visible()
     screenshot(page, "desk-scan-ime")
+
+
+def test_a_resident_without_a_card_is_found_by_name_and_checked_in(desk, page: Any) -> None:
+    home = factories.household()
+    holder = factories.person(household_id=home.id, family_name="岩田", given_name="哲也",
+                              family_name_kana="イワタ", given_name_kana="テツヤ")
+    factories.person(household_id=home.id, family_name="岩田", given_name="由美",
+                     family_name_kana="イワタ", given_name_kana="ユミ")
+    page.locator("#resident-search summary").click()
+    page.locator("#resident-q").fill("いわた てつや")
+    page.locator("#resident-form").get_by_role("button", name="検索").click()
+    page.wait_for_selector("#resident-results li")
+    assert page.locator("#resident-results li").count() == 1
+    screenshot(page, "desk-resident-search")
+    page.get_by_role("button", name="この人の世帯を表示").click()
+    page.wait_for_selector("#scan-result:not([hidden])")
+    assert page.locator("#result-title").inner_text().startswith("岩田 哲也")
+    page.get_by_role("button", name="チェックイン").click()
+    page.wait_for_selector(".alert-ok")
+    _db.session.rollback()
+    assert {s.person_id for s in _db.session.scalars(select(Stay))} >= {holder.id}
+    # Nobody by that name: the desk says what to do instead.
+    page.locator("#resident-q").fill("そんなひと")
+    page.locator("#resident-form").get_by_role("button", name="検索").click()
+    page.wait_for_function("() => document.getElementById('resident-note').textContent.includes('見つかりません')")

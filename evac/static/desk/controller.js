@@ -126,6 +126,28 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
     // server, which refuses it as card_malformed and audits the refusal.
     if (scan.kind === "invalid" && scan.json) return;
     const identify = scan.kind === "invalid" ? {qr: scan.raw} : scan.identify;
+    return lookUp(identify, scan);
+  }
+
+  /** A registered resident without their card, found by name and birth date: their household, as a scan shows it. */
+  function lookUpPerson(personId) {
+    resetScan();
+    view.clearFlash();
+    return lookUp({person_id: Number(personId)}, {});
+  }
+
+  /** The scan tab's resident search (kana or kanji, a birth date if given), within the staff's scope. */
+  async function searchResidents(q, birthDate) {
+    const params = {q: q || ""};
+    if (birthDate) params.birth_date = birthDate;
+    const answer = await api.get("/api/v1/persons?" + new URLSearchParams(params).toString());
+    if (answer.offline) return view.flash(t("network_error"), "error");
+    if (!answer.ok) return showError(answer);
+    view.showResidents(answer.data);
+    return answer.data;
+  }
+
+  async function lookUp(identify, scan) {
     view.hideCandidates();
     const answer = await api.post("/api/v1/lookups", Object.assign({shelter_id: shelterId}, identify));
     if (answer.offline) {
@@ -295,6 +317,6 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
 
   return {
     state, handleScan, closeHousehold, checkInHousehold, chooseCandidate, registerNew, checkInWalkIn, linkIc, cancelLink,
-    loadRoster, checkout, undo, correctStay, flush, tick, showPending, submitCheckin,
+    loadRoster, checkout, undo, correctStay, lookUpPerson, searchResidents, flush, tick, showPending, submitCheckin,
   };
 }

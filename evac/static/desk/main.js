@@ -18,7 +18,7 @@ import {setupCamera} from "./view/camera.js";
 import {
   clearFlash, enableUndo, flash, hideUndo, offerUndo, setCounts, setOnline, setPending, showClosed,
 } from "./view/feedback.js";
-import {chosenMembers, hideCandidates, hideHousehold, showCandidates, showHousehold} from "./view/household.js";
+import {chosenMembers, hideCandidates, hideHousehold, showCandidates, showHousehold, showResidents} from "./view/household.js";
 import {renderReaders, showCode} from "./view/readers.js";
 import {renderPeople, renderRoster, rosterQuery, rosterShown, showLinking} from "./view/roster.js";
 import {prefillWalkIn, setupWalkIn, watchImeOnScan} from "./view/walkin.js";
@@ -135,6 +135,7 @@ function start(root) {
       scan.focus();
     },
     hideCandidates,
+    showResidents: (data) => showResidents(data, {t, onOpen: (person) => desk.lookUpPerson(person.id)}),
     showCandidates: (candidates, body) => showCandidates(candidates, body, {
       t, onChoose: (person) => desk.chooseCandidate(person), onRegisterNew: (original) => desk.registerNew(original),
     }),
@@ -165,6 +166,10 @@ function start(root) {
     if (event.key === "Enter" || event.key === " ") event.preventDefault();
   }));
   byId("result-close").addEventListener("click", () => desk.closeHousehold());
+  byId("resident-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    desk.searchResidents(byId("resident-q").value.trim(), byId("resident-birth").value.trim());
+  });
   byId("roster-form").addEventListener("submit", (event) => { event.preventDefault(); desk.loadRoster(); });
   TABS.forEach((tab) => byId("tab-" + tab).addEventListener("click", () => showTab(tab)));
   setupWalkIn({shelterId, t, checkIn: (person) => desk.checkInWalkIn(person)});

@@ -145,3 +145,28 @@ export function showCandidates(candidates, body, {t, onChoose, onRegisterNew}) {
   // Asked from the bottom of the walk-in form: bring the choice to where the eye is.
   if (box.scrollIntoView) box.scrollIntoView({block: "start"});
 }
+
+/**
+ * The scan tab's resident search results: each person with a button that opens their household
+ * (the check-in itself stays on the household view, with the members ticked there).
+ */
+export function showResidents(data, {t, onOpen}) {
+  const list = byId("resident-results");
+  list.textContent = "";
+  const items = (data && data.items) || [];
+  byId("resident-note").textContent = !items.length ? t("resident_none")
+    : data.more ? t("resident_more", {n: items.length}) : "";
+  items.forEach((person) => {
+    const item = document.createElement("li");
+    const text = document.createElement("span");
+    text.textContent = fullName(person) + "（" + kanaName(person) + "） " + (person.birth_date || "") + " " +
+      (person.address || "");
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "primary";
+    open.textContent = t("resident_open");
+    open.addEventListener("click", () => { list.textContent = ""; byId("resident-note").textContent = ""; onOpen(person); });
+    item.append(text, open);
+    list.append(item);
+  });
+}
