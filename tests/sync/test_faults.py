@@ -86,7 +86,9 @@ def test_receiver_failing_or_stalling_on_30_percent_of_requests(client: FlaskCli
     assert failed_attempts >= 3, "the receiver's faults were met and retried"
     assert not [b for b in batches if b.status is not BatchStatus.DELIVERED]
     codes = {b.error_code for b in batches if b.error_code}
-    assert codes <= {"http_500", "http_429", "readtimeout"} and codes, codes
+    # What the faulty receiver does, seen from the sender; a stalled receiver whose connection queue
+    # is full also refuses a connection now and then (seen on a loaded machine): a fault like the others.
+    assert codes <= {"http_500", "http_429", "readtimeout", "connect_error"} and codes, codes
     assert stats["receipts"] >= stats["batches"]
 
 
