@@ -76,8 +76,10 @@ class Schema(marshmallow.Schema):
         """Give every string field, and the strings of a list, the plain-text check."""
         super().on_bind_field(field_name, field_obj)
         for field in (field_obj, getattr(field_obj, "inner", None)):
-            if isinstance(field, fields.String):
-                field.validators.append(_PlainText(bool(field.metadata.get("multiline"))))
+            # A new list, never an append: marshmallow's field copies share the class's list,
+            # so appending at each bind grew it by one check per schema instance (per request).
+            if isinstance(field, fields.String) and not any(isinstance(v, _PlainText) for v in field.validators):
+                field.validators = [*field.validators, _PlainText(bool(field.metadata.get("multiline")))]
 
     @pre_load
     def _refuse_fractions(self, data: Any, **_kwargs: Any) -> Any:
