@@ -141,6 +141,22 @@ def _remember(row_id: int, outcome: Outcome, changes: _Changes | None = None) ->
     return outcome
 
 
+def _answer_at_commit(row_id: int, outcome: Outcome, changes: _Changes, named: dict[str, Shelter]) -> Outcome:
+    """Complete the answer with each named shelter's occupancy and store it for replays, as the unit commits.
+
+    Both wait for the counters' update, the last statement but these of the transaction: its
+    ``RETURNING`` is the occupancy, so no query reads it back and no shelter's counter row is
+    held while the answer is built.
+    """
+    def finish(occ: dict[int, Occupancy]) -> None:
+        for key, shelter in named.items():
+            outcome.body[key] = _shelter_answer(shelter, occ.get(shelter.id, Occupancy()))
+        _remember(row_id, outcome, changes)
+
+    stays.occupancy_at_commit([shelter.id for shelter in named.values()], finish)
+    return outcome
+
+
 def _public(response: dict[str, Any]) -> dict[str, Any]:
     """A stored answer without what only the server keeps in it (the undo record)."""
     return {k: v for k, v in response.items() if not k.startswith("_")}
@@ -416,16 +432,15 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
                 event_id = _emit("checkin", stay, persons[stay.person_id], shelter)
             done.add(stay.id, None, stay.status, event_id)
         changed = True
-    occ = stays.occupancy_for([shelter.id]).get(shelter.id, Occupancy())
     answer: dict[str, Any] = {
         "stays": [result[pid].payload() for pid in targets],
-        "shelter": _shelter_answer(shelter, occ),
+        "shelter": None,  # the occupancy as the counters' update leaves it, at the commit
         "person": _slim(persons[principal.person_id]),
         "warnings": ["shelter_full"] if shelter.status is ShelterStatus.FULL else [],
     }
     if body.get("include_household"):
         answer["household"] = household_view(account, principal.person_id, principal.household_id)
-    return _remember(row_id, Outcome(201 if changed else 200, answer), done)
+    return _answer_at_commit(row_id, Outcome(201 if changed else 200, answer), done, {"shelter": shelter})
 
 
 def checkout(account: Principal, body: dict[str, Any]) -> Outcome:
@@ -507,17 +522,17 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
             done.add(new.id, None, new.status, event_id)
             result.append(new)
     assert origin is not None
-    ids = [origin.id] + ([target_shelter.id] if target_shelter is not None else [])
-    occ = stays.occupancy_for(ids)
     answer: dict[str, Any] = {
         "stays": [s.payload() for s in result],
-        "shelter": _shelter_answer(origin, occ.get(origin.id, Occupancy())),
+        "shelter": None,  # filled at the commit, as in `checkin`
         "person": _slim(persons[principal.person_id]),
         "warnings": [],
     }
+    named = {"shelter": origin}
     if target_shelter is not None:
-        answer["to_shelter"] = _shelter_answer(target_shelter, occ.get(target_shelter.id, Occupancy()))
-    return _remember(row_id, Outcome(201 if changed else 200, answer), done)
+        answer["to_shelter"] = None
+        named["to_shelter"] = target_shelter
+    return _answer_at_commit(row_id, Outcome(201 if changed else 200, answer), done, named)
 
 
 # --- undo ------------------------------------------------------------------------------------------

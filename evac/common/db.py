@@ -18,8 +18,8 @@ it, so nothing ever commits in the middle of someone else's work.
   unit raises `DatabaseUnavailable`, which the web layer answers with 503 and ``Retry-After``.
 
 Hooks let higher packages take part without this module knowing them: `before_commit` (the stay
-counters apply their net change there, at the very end, so a shelter's counter row is held for the
-shortest time), `after_commit` and `finally_` (refusal audits, which must survive the rollback).
+counters apply their net change there, last, after the outbox and audit rows, so a shelter's
+counter row is held for the shortest time), `after_commit` and `finally_` (refusal audits, which must survive the rollback).
 """
 
 from __future__ import annotations
@@ -373,6 +373,7 @@ class UnitOfWork:
     attempt: int = 1
     state: dict[str, Any] = field(default_factory=dict)
     _before_commit: list[Callable[[], object]] = field(default_factory=list)
+    _last_before_commit: list[Callable[[], object]] = field(default_factory=list)
     _after_commit: list[Callable[[], object]] = field(default_factory=list)
     _finally: list[Callable[[bool], None]] = field(default_factory=list)
 
@@ -406,9 +407,13 @@ class UnitOfWork:
             self.before_commit(lambda: db.session.execute(table.insert(), rows))
         rows.append(row)
 
-    def before_commit(self, hook: Callable[[], object]) -> None:
-        """Run `hook` inside the transaction, just before it commits (not on rollback)."""
-        self._before_commit.append(hook)
+    def before_commit(self, hook: Callable[[], object], *, last: bool = False) -> None:
+        """Run `hook` inside the transaction, just before it commits (not on rollback).
+
+        `last` hooks run after all the others, in their order: the stay counters, whose rows
+        every desk of a shelter updates, are held from their update to the commit only.
+        """
+        (self._last_before_commit if last else self._before_commit).append(hook)
 
     def after_commit(self, hook: Callable[[], object]) -> None:
         """Run `hook` once the transaction has committed (not on rollback, not on retry)."""
@@ -486,6 +491,8 @@ def _transaction(mode: Mode, attempt: int = 1) -> Iterator[UnitOfWork]:
                 session.connection(execution_options={"postgresql_readonly": True})
             yield unit_
             for hook in unit_._before_commit:
+                hook()
+            for hook in unit_._last_before_commit:
                 hook()
             session.commit()
             committed = True

@@ -4,9 +4,10 @@ The stay functions of `evac.stays.service` report each change here (`opened`, `m
 changes wait in the unit and are applied together as it commits (a `before_commit` hook), or
 earlier when the unit reads an occupancy back (`apply`):
 
-- one atomic ``UPDATE … SET n = n + :d`` per shelter touched, never a read-modify-write, so
-  concurrent desks at one shelter cannot lose each other's counts; being last in the transaction,
-  it holds a shelter's counter row (PostgreSQL) for the shortest possible time;
+- one atomic ``UPDATE … SET n = n + :d … RETURNING`` per shelter touched, never a read-modify-write,
+  so concurrent desks at one shelter cannot lose each other's counts; run last in the transaction
+  (a `last` before-commit hook, after the outbox and audit rows), it holds a shelter's counter row
+  (PostgreSQL) for the shortest possible time, and what it returns is the answer's occupancy;
 - households through a per-(shelter, household) member count, upserted with ``RETURNING``: a
   household is counted when its first member arrives and uncounted when its last one leaves,
   exactly, even when two desks check in two members of one family at the same moment;
@@ -21,11 +22,12 @@ recomputes everything from the stays.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from evac.common.db import UnitOfWork, current_unit, now_utc
 from evac.common.vocab import StayStatus
@@ -34,6 +36,7 @@ from evac.incidents import service as incidents
 from evac.stays.models import NEED_COLUMNS, HouseholdTally, OccupancyHour, ShelterTally, StayTally
 
 _PENDING = "stays.pending_counts"
+_SETTLED = "stays.settled_counts"
 # The counter columns, in a fixed order (also the order `recompute` and `counts_of` use).
 COUNT_COLUMNS = ("occupancy", "households", "at_home", "in_car", "pets", *NEED_COLUMNS)
 
@@ -68,7 +71,7 @@ def _pending(unit_: UnitOfWork) -> list[_Change]:
     pending: list[_Change] | None = unit_.state.get(_PENDING)
     if pending is None:
         pending = unit_.state[_PENDING] = []
-        unit_.before_commit(apply)
+        unit_.before_commit(apply, last=True)
     return pending
 
 
@@ -95,8 +98,27 @@ class _ShelterDelta:
     households: dict[int, int] = field(default_factory=lambda: defaultdict(int))
 
 
+@dataclass(frozen=True)
+class Settled:
+    """A shelter's counters as this unit's update left them (its ``RETURNING``)."""
+
+    occupancy: int
+    households: int
+    updated_at: datetime
+
+
+def settled() -> dict[int, Settled]:
+    """The counters of every shelter this unit has updated so far, as its updates returned them."""
+    found: dict[int, Settled] = current_unit().state.get(_SETTLED, {})
+    return found
+
+
 def apply() -> dict[int, int]:
-    """Apply the changes waiting in the unit to the counters; the new occupancy of each shelter touched."""
+    """Apply the changes waiting in the unit to the counters; the new occupancy of each shelter touched.
+
+    What each update returned is kept in the unit too (`settled`), so an answer built before the
+    commit reads the counters without a query of its own.
+    """
     unit_ = current_unit()
     changes: list[_Change] = unit_.state.get(_PENDING) or []
     if not changes:
@@ -140,9 +162,24 @@ def apply() -> dict[int, int]:
     if snapshots_gone:
         session.execute(delete(StayTally).where(StayTally.stay_id.in_(snapshots_gone)))
     if snapshots_new:
-        session.execute(insert(StayTally), snapshots_new)
+        session.execute(_statement(("snapshot",), lambda: insert(StayTally)), snapshots_new)
     now = now_utc()
-    return {shelter_id: _apply_shelter(unit_, shelter_id, deltas[shelter_id], now) for shelter_id in sorted(deltas)}
+    done = unit_.state.setdefault(_SETTLED, {})
+    for shelter_id in sorted(deltas):
+        done[shelter_id] = _apply_shelter(unit_, shelter_id, deltas[shelter_id], now)
+    return {shelter_id: done[shelter_id].occupancy for shelter_id in deltas}
+
+
+# Statements built once and reused: building an upsert costs more CPU than running it, on every
+# check-in of the day. Keyed by what shapes them (the dialect, the counter columns changed).
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
 
 
 def _stay_values(stay_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -153,40 +190,53 @@ def _stay_values(stay_ids: list[int]) -> dict[int, tuple[int, int]]:
         select(StayTally.stay_id, StayTally.needs, StayTally.pets).where(StayTally.stay_id.in_(stay_ids)))}
 
 
-def _apply_shelter(unit_: UnitOfWork, shelter_id: int, delta: _ShelterDelta, now: datetime) -> int:
+def _household_upsert(unit_: UnitOfWork) -> Any:
+    return (unit_.insert(HouseholdTally)
+            .values(shelter_id=bindparam("p_shelter_id"), household_key=bindparam("p_key"), members=bindparam("p_change"))
+            .on_conflict_do_update(index_elements=[HouseholdTally.shelter_id, HouseholdTally.household_key],
+                                   set_={"members": HouseholdTally.members + bindparam("p_again")})
+            .returning(HouseholdTally.members))
+
+
+def _apply_shelter(unit_: UnitOfWork, shelter_id: int, delta: _ShelterDelta, now: datetime) -> Settled:
     session = db.session
     households = 0
+    upsert = _statement(("household", unit_.dialect), lambda: _household_upsert(unit_))
     for key in sorted(delta.households):
         change = delta.households[key]
         if not change:
             continue
-        stmt = unit_.insert(HouseholdTally).values(shelter_id=shelter_id, household_key=key, members=change)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[HouseholdTally.shelter_id, HouseholdTally.household_key],
-            set_={"members": HouseholdTally.members + change},
-        ).returning(HouseholdTally.members)
-        members = session.execute(stmt).scalar_one()
+        members = session.execute(upsert, {"p_shelter_id": shelter_id, "p_key": key, "p_change": change,
+                                           "p_again": change}).scalar_one()
         households += (members > 0) - (members - change > 0)
     counts = {column: n for column, n in delta.counts.items() if n}
     if households:
         counts["households"] = households
-    occupancy = bump(unit_, shelter_id, counts, now)
+    result = bump(unit_, shelter_id, counts, now)
     if counts.get("occupancy"):
-        record_hour(unit_, shelter_id, occupancy - counts["occupancy"], occupancy, now)
-    return occupancy
+        record_hour(unit_, shelter_id, result.occupancy - counts["occupancy"], result.occupancy, now)
+    return result
 
 
-def bump(unit_: UnitOfWork, shelter_id: int, counts: dict[str, int], now: datetime) -> int:
-    """Add `counts` to the shelter's counters (creating the row on first use); the new occupancy."""
+def _bump_statement(columns: tuple[str, ...]) -> Any:
     table = ShelterTally.__table__
-    stmt = (update(table).where(table.c.shelter_id == shelter_id)
-            .values({**{table.c[col]: table.c[col] + n for col, n in counts.items()}, table.c.updated_at: now})
-            .returning(table.c.occupancy))
-    occupancy = db.session.execute(stmt).scalar()
-    if occupancy is None:
+    return (update(table).where(table.c.shelter_id == bindparam("p_shelter_id"))
+            .values({**{table.c[col]: table.c[col] + bindparam(f"p_add_{col}") for col in columns},
+                     table.c.updated_at: bindparam("p_now")})
+            .returning(table.c.occupancy, table.c.households, table.c.updated_at))
+
+
+def bump(unit_: UnitOfWork, shelter_id: int, counts: dict[str, int], now: datetime) -> Settled:
+    """Add `counts` to the shelter's counters (creating the row on first use); the counters after it."""
+    columns = tuple(sorted(counts))
+    stmt = _statement(("bump", columns), lambda: _bump_statement(columns))
+    params = {"p_shelter_id": shelter_id, "p_now": now, **{f"p_add_{col}": counts[col] for col in columns}}
+    row = db.session.execute(stmt, params).first()
+    if row is None:
+        table = ShelterTally.__table__
         db.session.execute(unit_.insert(table).values(shelter_id=shelter_id, updated_at=now).on_conflict_do_nothing())
-        occupancy = db.session.execute(stmt).scalar_one()
-    return int(occupancy)
+        row = db.session.execute(stmt, params).one()
+    return Settled(int(row.occupancy), int(row.households), row.updated_at)
 
 
 def record_hour(unit_: UnitOfWork, shelter_id: int, before: int, after: int, now: datetime) -> None:
@@ -195,11 +245,13 @@ def record_hour(unit_: UnitOfWork, shelter_id: int, before: int, after: int, now
     if incident is None:
         return  # counts corrected between incidents belong to no trend
     hour = now.replace(minute=0, second=0, microsecond=0)
-    stmt = unit_.insert(OccupancyHour).values(incident_id=incident.id, shelter_id=shelter_id, hour=hour,
-                                              opening=before, closing=after)
-    db.session.execute(stmt.on_conflict_do_update(
-        index_elements=[OccupancyHour.incident_id, OccupancyHour.shelter_id, OccupancyHour.hour],
-        set_={"closing": after}))
+    stmt = _statement(("hour", unit_.dialect), lambda: unit_.insert(OccupancyHour).values(
+        incident_id=bindparam("p_incident_id"), shelter_id=bindparam("p_shelter_id"), hour=bindparam("p_hour"),
+        opening=bindparam("p_opening"), closing=bindparam("p_closing"),
+    ).on_conflict_do_update(index_elements=[OccupancyHour.incident_id, OccupancyHour.shelter_id, OccupancyHour.hour],
+                            set_={"closing": bindparam("p_again")}))
+    db.session.execute(stmt, {"p_incident_id": incident.id, "p_shelter_id": shelter_id, "p_hour": hour, "p_opening": before,
+                              "p_closing": after, "p_again": after})
 
 
 def counts_of(tally: Any) -> dict[str, int]:

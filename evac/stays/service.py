@@ -8,14 +8,14 @@ index; the counters move in the same transaction (`evac.stays.counters`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
-from evac.common.db import WRITE, active_unit, now_utc
+from evac.common.db import WRITE, active_unit, current_unit, now_utc
 from evac.common.vocab import OPEN_STAY_STATUSES, CheckinMethod, StayStatus
 from evac.extensions import db
 from evac.stays import counters
@@ -191,13 +191,30 @@ def occupancy_for(shelter_ids: Iterable[int]) -> dict[int, Occupancy]:
     ids = list(dict.fromkeys(shelter_ids))
     if not ids:
         return {}
+    found: dict[int, Occupancy] = {}
     unit_ = active_unit()
     if unit_ is not None and unit_.mode is WRITE:
         counters.apply()
-    rows = db.session.execute(
-        select(ShelterTally.shelter_id, ShelterTally.occupancy, ShelterTally.households, ShelterTally.updated_at)
-        .where(ShelterTally.shelter_id.in_(ids)))
-    return {sid: Occupancy(n, households, last) for sid, n, households, last in rows}
+        # What this unit's own updates returned: its lock on those rows keeps them exact.
+        found = {sid: Occupancy(c.occupancy, c.households, c.updated_at)
+                 for sid, c in counters.settled().items() if sid in ids}
+    rest = [sid for sid in ids if sid not in found]
+    if rest:
+        rows = db.session.execute(
+            select(ShelterTally.shelter_id, ShelterTally.occupancy, ShelterTally.households, ShelterTally.updated_at)
+            .where(ShelterTally.shelter_id.in_(rest)))
+        found.update({sid: Occupancy(n, households, last) for sid, n, households, last in rows})
+    return found
+
+
+def occupancy_at_commit(shelter_ids: Iterable[int], fill: Callable[[dict[int, Occupancy]], object]) -> None:
+    """Call `fill` with the shelters' occupancy as this writing unit leaves it, just before it commits.
+
+    It runs after the counters' own update (the last thing a unit does), so an answer that names
+    the occupancy costs no query and does not hold a shelter's counter row while it is built.
+    """
+    ids = list(shelter_ids)
+    current_unit().before_commit(lambda: fill(occupancy_for(ids)), last=True)
 
 
 def present_count(shelter_id: int) -> int:
