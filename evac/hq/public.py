@@ -11,8 +11,8 @@ A shelter HQ has marked full is 満員 whatever its count: that is HQ's decision
 from __future__ import annotations
 
 import enum
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import case, func, or_, select
 
