@@ -80,7 +80,7 @@ def open_shelters(page: int = 1) -> tuple[list[dict[str, Any]], int]:
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()
     shelters = [
-        {"name": r.name, "name_en": r.name_en, "name_kana": r.name_kana, "address": r.address,
+        {"name": r.name, "name_en": r.name_en, "furigana": furigana(r.name_kana), "address": r.address,
          "lat": r.lat, "lon": r.lon, "kind": r.kind.value, "municipality": r.municipality_name,
          "level": crowding(r.status, r.occupancy or 0, r.capacity).value,
          "maps_url": maps_url(r.lat, r.lon, r.address)}
@@ -122,3 +122,13 @@ def maps_url(lat: float | None, lon: float | None, address: str | None) -> str |
     if address:
         return MAPS_URL + quote(address)
     return None
+
+
+def furigana(name_kana: str | None) -> str | None:
+    """The reading in hiragana, for ruby over a name in やさしい日本語 (readers learn hiragana first).
+
+    Lists give 名称_カナ in katakana; ー and anything that is not katakana stay as they are.
+    """
+    if not name_kana:
+        return None
+    return "".join(chr(ord(c) - 0x60) if "\u30a1" <= c <= "\u30f6" else c for c in name_kana)

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from evac.accounts.models import Role
-from evac.hq.public import SMALL_COUNT, Crowding, crowding
+from evac.hq.public import SMALL_COUNT, Crowding, crowding, furigana
 from evac.shelters.models import ShelterStatus
 from tests import factories
 from tests.hq.helpers import check_in, family
@@ -126,7 +126,13 @@ def test_room_first_full_last_and_the_cookie_language(client: FlaskClient, db) -
 
     client.set_cookie("evac_public_lang", "easy")
     easy, response = _page(client)
-    assert "ひなんじょの こみぐあい" in easy and "<rt>ウ</rt>" in easy
+    assert "ひなんじょの こみぐあい" in easy and "<rt>う</rt>" in easy
     assert response.headers["Cache-Control"].startswith("private")  # a cookie's page is never shared
     client.set_cookie("evac_public_lang", "klingon")
     assert "避難所の混雑状況" in _page(client)[0]
+
+
+def test_furigana_is_hiragana() -> None:
+    assert furigana("セイカチョウリツホウソノウンドウコウエン") == "せいかちょうりつほうそのうんどうこうえん"
+    assert furigana("ムクノキセンター") == "むくのきせんたー"
+    assert furigana("") is None and furigana(None) is None
