@@ -109,3 +109,17 @@ def test_english_names_furigana_and_the_language_remembered(shelters: dict[str, 
     phone.goto(f"{live_server}/")
     assert phone.locator("h1").inner_text() == "避難所の混雑状況"
     assert phone.locator(".public-shelter h2 ruby").count() == 0
+
+
+def test_on_a_tablet_the_map_is_above_the_list(shelters: dict[str, Any], live_server: str, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1180, "height": 820}, locale="ja-JP")
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/")
+        map_box = page.locator("#public-map").bounding_box()
+        list_box = page.locator(".public-list").bounding_box()
+        assert map_box["y"] + map_box["height"] <= list_box["y"]
+        assert _names(page)[0] == "精華町役場"
+        screenshot(page, "public-tablet")
+    finally:
+        context.close()
