@@ -32,6 +32,8 @@ from tests.contract import Contract
 PG_URL = os.environ.get("EVAC_TEST_DATABASE_URL", "")
 REQUIRE_PG = os.environ.get("EVAC_REQUIRE_POSTGRES") == "1"
 REQUIRE_BROWSER = os.environ.get("EVAC_REQUIRE_BROWSER") == "1"
+# WebKit (tests/browser/test_webkit_smoke.py): WebKitWebDriver, and xvfb-run without a display.
+REQUIRE_WEBKIT = os.environ.get("EVAC_REQUIRE_WEBKIT") == "1"
 # Playwright's own browser download cannot work on this network: the tests use the system
 # Chromium (`/usr/bin/chromium`, or `EVAC_CHROMIUM`), and skip with the reason without it.
 CHROMIUM = os.environ.get("EVAC_CHROMIUM", "/usr/bin/chromium")

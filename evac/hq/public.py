@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import enum
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, or_, select
 
 from evac.common.db import read_only
 from evac.extensions import db
@@ -69,17 +70,65 @@ def open_shelters(page: int = 1) -> tuple[list[dict[str, Any]], int]:
     pages = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 1), pages)
     rows = db.session.execute(
-        select(Shelter.name, Shelter.name_kana, Shelter.address, Shelter.lat, Shelter.lon, Shelter.kind,
-               Shelter.status, Shelter.capacity, Shelter.municipality_name, ShelterTally.occupancy)
+        select(Shelter.name, Shelter.name_kana, Shelter.name_en, Shelter.address, Shelter.lat, Shelter.lon,
+               Shelter.kind, Shelter.status, Shelter.capacity, Shelter.municipality_name,
+               ShelterTally.occupancy)
         .outerjoin(ShelterTally, ShelterTally.shelter_id == Shelter.id)
         .where(is_open)
-        .order_by(Shelter.municipality_code, Shelter.name_kana, Shelter.id)
+        # Someone fleeing with a phone reads from the top: shelters with room first, full ones last.
+        .order_by(_level_rank(), Shelter.municipality_code, Shelter.name_kana, Shelter.id)
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()
     shelters = [
-        {"name": r.name, "address": r.address, "lat": r.lat, "lon": r.lon, "kind": r.kind.value,
-         "municipality": r.municipality_name,
-         "level": crowding(r.status, r.occupancy or 0, r.capacity).value}
+        {"name": r.name, "name_en": r.name_en, "furigana": furigana(r.name_kana), "address": r.address,
+         "lat": r.lat, "lon": r.lon, "kind": r.kind.value, "municipality": r.municipality_name,
+         "level": crowding(r.status, r.occupancy or 0, r.capacity).value,
+         "maps_url": maps_url(r.lat, r.lon, r.address)}
         for r in rows
     ]
     return shelters, pages
+
+
+def _level_rank() -> Any:
+    """`crowding` as an SQL sort key, so that the order holds across pages: room first, unknown, full.
+
+    A shelter of unknown capacity may have room, so it comes before the full ones. Integer
+    arithmetic only (5 × occupancy ≥ 4 × capacity is 80 %), the same on SQLite and PostgreSQL.
+    """
+    occupancy = func.coalesce(ShelterTally.occupancy, 0)
+    return case(
+        (Shelter.status == ShelterStatus.FULL, 4),
+        (or_(Shelter.capacity.is_(None), Shelter.capacity == 0), 3),
+        (occupancy < SMALL_COUNT, 0),
+        (occupancy >= Shelter.capacity, 4),
+        (occupancy * 5 >= Shelter.capacity * 4, 2),
+        (occupancy * 2 >= Shelter.capacity, 1),
+        else_=0,
+    )
+
+
+MAPS_URL = "https://www.google.com/maps/search/?api=1&query="
+
+
+def maps_url(lat: float | None, lon: float | None, address: str | None) -> str | None:
+    """A link that opens the shelter in the phone's map app, for directions from where one stands.
+
+    Google's Maps URL rather than a `geo:` URI: iOS Safari does not open `geo:` at all, while this
+    URL opens Google Maps on Android, and in the browser (or the app, where installed) on an
+    iPhone or a PC. Only the shelter's own place goes in it, never anything about anyone.
+    """
+    if lat is not None and lon is not None:
+        return f"{MAPS_URL}{lat:.6f},{lon:.6f}"
+    if address:
+        return MAPS_URL + quote(address)
+    return None
+
+
+def furigana(name_kana: str | None) -> str | None:
+    """The reading in hiragana, for ruby over a name in やさしい日本語 (readers learn hiragana first).
+
+    Lists give 名称_カナ in katakana; ー and anything that is not katakana stay as they are.
+    """
+    if not name_kana:
+        return None
+    return "".join(chr(ord(c) - 0x60) if "\u30a1" <= c <= "\u30f6" else c for c in name_kana)

@@ -64,7 +64,7 @@ KNOWN_FORMATS = tuple(layout.label for layout in LAYOUTS)
 __all__ = ["KNOWN_FORMATS", "ImportRefused", "import_shelters_bytes", "import_shelters_file"]
 
 # The shelter columns a listing can give, and what a new shelter has for the rest.
-SHELTER_FIELDS = ("name", "name_kana", "address", "lat", "lon", "municipality_code", "municipality_name",
+SHELTER_FIELDS = ("name", "name_kana", "name_en", "address", "lat", "lon", "municipality_code", "municipality_name",
                   "note", "capacity")
 # Keeps each IN list well inside SQLite's and PostgreSQL's bound-parameter limits.
 LOOKUP_CHUNK = 1000

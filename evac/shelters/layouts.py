@@ -82,6 +82,8 @@ def hazard_field(hazard: Hazard) -> str:
 # spelling the header has.
 _COMMON: dict[str, tuple[str, ...]] = {
     "name_kana": ("名称_カナ", "名称カナ", "名称(カナ)", "名称_かな", "名称_フリガナ", "フリガナ", "ふりがな"),
+    # 自治体標準オープンデータセット has 名称_英字; GSI's lists have no English name.
+    "name_en": ("名称_英字", "名称_英語", "名称(英字)", "名称（英字）", "英語名称", "名称_ローマ字"),
     "lat": ("緯度",),
     "lon": ("経度",),
     "note": ("備考",),

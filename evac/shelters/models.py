@@ -105,6 +105,9 @@ class Shelter(db.Model):  # type: ignore[name-defined]
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     name_kana: Mapped[str | None] = mapped_column(String(200))
+    # The romanised or English name where the town's list gives one (名称_英字); the public page's
+    # English wording shows it, and the Japanese name where there is none.
+    name_en: Mapped[str | None] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(String(300))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)

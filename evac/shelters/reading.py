@@ -60,7 +60,7 @@ def _max_length(column: str) -> int:
 
 
 MAX_LENGTHS = {name: _max_length(name) for name in (
-    "code", "name", "name_kana", "address", "municipality_name", "note")}
+    "code", "name", "name_kana", "name_en", "address", "municipality_name", "note")}
 
 
 @dataclass
@@ -583,6 +583,7 @@ def _town_row(row: _Row, dataset: Dataset, source: Source) -> ListingRow | None:
                        _labelled(row.column("building"), row.text("building") if row.has("building") else None),
                        _labelled(row.column("capacity"), capacity_note)])
     kana = row.kana() if row.has("name_kana") else None
+    name_en = row.text("name_en", max_length=MAX_LENGTHS["name_en"]) if row.has("name_en") else None
     municipality_name = None
     if row.has("municipality_name"):
         municipality_name = row.text("municipality_name", max_length=MAX_LENGTHS["municipality_name"])
@@ -602,6 +603,8 @@ def _town_row(row: _Row, dataset: Dataset, source: Source) -> ListingRow | None:
         fields["municipality_name"] = municipality_name
     if kana is not None:
         fields["name_kana"] = kana
+    if name_en is not None:
+        fields["name_en"] = name_en
     if capacity is not None:
         fields["capacity"] = capacity
     return ListingRow(row.line, local_id, municipality, code, ordered_designations(designations), hazards,

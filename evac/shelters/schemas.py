@@ -23,6 +23,8 @@ class ShelterOut(Schema):
     code = fields.String()
     name = fields.String()
     name_kana = fields.String(allow_none=True)
+    name_en = fields.String(allow_none=True, metadata={
+        "description": "romanised or English name, where the town's list gives one (名称_英字)"})
     address = fields.String(allow_none=True)
     lat = fields.Float(allow_none=True)
     lon = fields.Float(allow_none=True)

@@ -16,7 +16,7 @@ from evac.shelters.schemas import ShelterListArgs, ShelterOut, ShelterPageOut, S
 blp = api_blueprint("shelters", __name__, "/api/v1/shelters", "避難所 / Shelters")
 
 
-_SHELTER_FIELDS = ("id", "code", "name", "name_kana", "address", "lat", "lon", "municipality_code", "kind",
+_SHELTER_FIELDS = ("id", "code", "name", "name_kana", "name_en", "address", "lat", "lon", "municipality_code", "kind",
                    "hazards", "status", "capacity", "opened_at", "updated_at")
 
 

@@ -31,6 +31,7 @@ bp = Blueprint("web", __name__)
 LANGUAGES = ("ja", "en")
 PUBLIC_LANGUAGES = ("ja", "en", "easy")  # easy: やさしい日本語, a wording of the public page only
 PUBLIC_MAX_AGE = 30
+PUBLIC_LANG_COOKIE = "evac_public_lang"  # written by static/hq/public.js
 
 
 @bp.get("/healthz")
@@ -48,9 +49,11 @@ def index() -> ResponseReturnValue:
     """Public page: open shelters, their address, a map and a crowding level. No personal data.
 
     Japanese, English or やさしい日本語 by `?lang=ja|en|easy` (in the URL, not the session, so that a
-    shared cache can keep one copy of each). Cacheable for a short while by anyone.
+    shared cache can keep one copy of each). Without it, the choice the page remembered in the
+    `PUBLIC_LANG_COOKIE` cookie (set by public.js): a phone that opens the bare address again gets
+    its language at the first render. Cacheable for a short while by anyone.
     """
-    lang = request.args.get("lang", "ja")
+    lang = request.args.get("lang") or request.cookies.get(PUBLIC_LANG_COOKIE, "ja")
     if lang not in PUBLIC_LANGUAGES:
         lang = "ja"
     try:

@@ -8,7 +8,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from evac.accounts.models import Role
-from evac.hq.public import SMALL_COUNT, Crowding, crowding
+from evac.hq.public import SMALL_COUNT, Crowding, crowding, furigana
 from evac.shelters.models import ShelterStatus
 from tests import factories
 from tests.hq.helpers import check_in, family
@@ -96,3 +96,43 @@ def test_public_list_is_paged_in_the_database(db, monkeypatch) -> None:
     first, pages = public.open_shelters(1)
     last, _ = public.open_shelters(99)  # past the end: the last page
     assert pages == 3 and [s["name"] for s in first] == ["頁0", "頁1", "頁2"] and [s["name"] for s in last] == ["頁6"]
+
+
+def test_name_en_in_the_api_and_on_the_english_page(client: FlaskClient, db) -> None:
+    named = factories.shelter(name="精華町役場", name_en="Seika Town Hall")
+    unnamed = factories.shelter(name="むくのきセンター")
+    headers = factories.bearer(factories.account(Role.HQ))
+    response = client.get("/api/v1/shelters", headers=headers)
+    assert response.status_code == 200
+    by_id = {s["id"]: s for s in response.get_json()["items"]}
+    assert (by_id[named.id]["name_en"], by_id[unnamed.id]["name_en"]) == ("Seika Town Hall", None)
+
+    english, _ = _page(client, "?lang=en")
+    headings = re.findall(r"<h2>(.*?)</h2>", english, re.S)
+    assert any(h.startswith("Seika Town Hall ") and "精華町役場" in h for h in headings)
+    assert "むくのきセンター" in headings  # the Japanese name where the list gives no English one
+    japanese, _ = _page(client, "?lang=ja")
+    assert "精華町役場" in re.findall(r"<h2>(.*?)</h2>", japanese, re.S)
+
+
+def test_room_first_full_last_and_the_cookie_language(client: FlaskClient, db) -> None:
+    full = factories.shelter(name="満員の小学校", name_kana="ア", status=ShelterStatus.FULL)
+    unknown = factories.shelter(name="定員不明の公民館", name_kana="イ", capacity=None)
+    room = factories.shelter(name="空きのある中学校", name_kana="ウ", capacity=300)
+    html, _ = _page(client)
+    order = [html.index(s.name) for s in (room, unknown, full)]
+    assert order == sorted(order)
+    assert "https://www.google.com/maps/search/?api=1&amp;query=34.740000,135.750000" in html
+
+    client.set_cookie("evac_public_lang", "easy")
+    easy, response = _page(client)
+    assert "ひなんじょの こみぐあい" in easy and "<rt>う</rt>" in easy
+    assert response.headers["Cache-Control"].startswith("private")  # a cookie's page is never shared
+    client.set_cookie("evac_public_lang", "klingon")
+    assert "避難所の混雑状況" in _page(client)[0]
+
+
+def test_furigana_is_hiragana() -> None:
+    assert furigana("セイカチョウリツホウソノウンドウコウエン") == "せいかちょうりつほうそのうんどうこうえん"
+    assert furigana("ムクノキセンター") == "むくのきせんたー"
+    assert furigana("") is None and furigana(None) is None

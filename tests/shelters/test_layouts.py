@@ -87,6 +87,8 @@ def test_ods_emergency_list_as_published(app: Any) -> None:
     assert (park.kind, park.designations, park.capacity) == (ShelterKind.EMERGENCY, ["emergency"], 2500)
     assert park.name_kana == "セイカチョウリツホウソノウンドウコウエン"
     assert park.lat == 34.760743
+    # 名称_英字 where the town filled it (the public page's English name); empty stays unknown.
+    assert (school.name_en, park.name_en) == ("Seihoku Elementary School", None)
     kawanishi = by_code("263664-4")
     assert (kawanishi.lat, kawanishi.lon) == (34.766627, 135.79)
 

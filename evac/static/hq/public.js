@@ -7,8 +7,10 @@
 
 const COLOURS = {available: "#146c2e", busy: "#7a5d00", crowded: "#b34700", full: "#b3261e", unknown: "#5f6368"};
 
-function start(holder, data) {
+function start(holder, data, lang) {
   const L = window.L;
+  // In English the romanised name where the town's list gives one, as in the list.
+  const named = (shelter) => (lang === "en" && shelter.name_en) || shelter.name;
   const placed = (d) => d.shelters.filter((s) => typeof s.lat === "number" && typeof s.lon === "number");
 
   function offline() {
@@ -42,7 +44,7 @@ function start(holder, data) {
       }).addTo(layer);
       const box = document.createElement("div");
       const name = document.createElement("strong");
-      name.textContent = shelter.name;
+      name.textContent = named(shelter);
       const level = document.createElement("div");
       level.textContent = current.levels[shelter.level] || "";
       const address = document.createElement("div");
@@ -50,7 +52,7 @@ function start(holder, data) {
       box.append(name, level, address);
       marker.bindPopup(box);
       // A text node, never an HTML string: shelter names come from imported open-data files.
-      marker.bindTooltip(document.createTextNode(shelter.name + " — " + (current.levels[shelter.level] || "")));
+      marker.bindTooltip(document.createTextNode(named(shelter) + " — " + (current.levels[shelter.level] || "")));
       bounds.push([shelter.lat, shelter.lon]);
     });
     return bounds;
@@ -70,7 +72,8 @@ const PARTS = [".public-list", ".asof"];
 async function refresh(map) {
   let response;
   try {
-    response = await fetch(window.location.href, {cache: "no-cache", credentials: "omit"});
+    // Without cookies, so the language goes in the URL (the page may have come from the cookie).
+    response = await fetch(pageUrl(), {cache: "no-cache", credentials: "omit"});
   } catch (err) {
     return; // offline: keep what is shown; the next round tries again
   }
@@ -89,7 +92,23 @@ async function refresh(map) {
   }
 }
 
+const LANG_COOKIE = "evac_public_lang"; // read by evac.web.views.index for the first render
+const lang = document.getElementById("public")?.dataset.lang || "ja";
+
+/** This page's address with its language named. */
+function pageUrl() {
+  const url = new URL(window.location.href);
+  url.searchParams.set("lang", lang);
+  return url.href;
+}
+
+// A language named in the address is remembered, so the bare address opens in it next time.
+if (new URL(window.location.href).searchParams.has("lang")) {
+  const secure = window.location.protocol === "https:" ? "; Secure" : "";
+  document.cookie = `${LANG_COOKIE}=${lang}; Path=/; Max-Age=31536000; SameSite=Lax${secure}`;
+}
+
 const holder = document.getElementById("public-map");
 const dataNode = document.getElementById("public-shelters");
-const map = holder && dataNode ? start(holder, JSON.parse(dataNode.textContent)) : null;
+const map = holder && dataNode ? start(holder, JSON.parse(dataNode.textContent), lang) : null;
 window.setInterval(() => { refresh(map); }, REFRESH_MS);
