@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, g, make_response, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 
@@ -37,10 +37,29 @@ CONTENT_SECURITY_POLICY = "; ".join((
 HSTS = "max-age=31536000"
 
 
+class EvacApp(Flask):
+    """Flask, with one addition: a view refused because its login changed on the way runs again.
+
+    A login is taken from the process's cache and checked in the request's first unit of work
+    (`evac.accounts.auth.check_cached_credentials`). If the account's role or shelters changed,
+    that unit is refused before it did anything, and the view runs once more as the account is now.
+    """
+
+    def dispatch_request(self) -> ResponseReturnValue:
+        from evac.accounts.auth import CredentialsChanged, take_fresh_principal
+
+        try:
+            return super().dispatch_request()
+        except CredentialsChanged:
+            if not take_fresh_principal():
+                raise
+            return super().dispatch_request()
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the evac Flask app. Reads configuration only: no threads, network or file writes."""
     instance = Path((test_config or {}).get("EVAC_INSTANCE_PATH") or settings.instance_path())
-    app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
+    app = EvacApp(__name__, instance_path=str(instance), instance_relative_config=True)
     app.config.from_mapping(settings.from_environment(Path(app.instance_path)))
     if test_config:
         app.config.update(test_config)
@@ -137,8 +156,10 @@ def register_errorhandlers(app: Flask) -> None:
 def register_request_hooks(app: Flask) -> None:
     """A request id for each request, echoed in the response and carried by the logs."""
 
-    from evac.accounts.auth import refuse_reader_tokens
+    from evac.accounts.auth import refuse_reader_tokens, settle_cached_credentials
+    from evac.common.errors import DomainError
     from evac.common.textnorm import looks_like_individual_number
+    from evac.web.errors import handle_domain_error
     from evac.web.guard import refuse_individual_numbers_in_request, refuse_unreadable_requests
 
     @app.before_request
@@ -159,6 +180,12 @@ def register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def _headers(response: Any) -> ResponseReturnValue:
+        try:
+            # A cached login whose epoch check no unit of this request took: taken now, before
+            # anything is sent (a request that reads data always ran a unit; this is the rest).
+            settle_cached_credentials()
+        except DomainError as refused:
+            response = make_response(*handle_domain_error(refused))
         response.headers["X-Request-Id"] = g.get("request_id", "")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")

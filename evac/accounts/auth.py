@@ -12,9 +12,10 @@ from __future__ import annotations
 import enum
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Request, current_app, g, request
+from flask import Request, current_app, g, has_request_context, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
@@ -22,6 +23,7 @@ from flask_smorest import Blueprint
 from evac.accounts import service
 from evac.accounts.models import Role
 from evac.accounts.service import READER_TOKEN_PREFIX, Principal
+from evac.common.db import READ, UnitOfWork, on_unit_begin, run_unit
 from evac.common.errors import Forbidden, Unauthenticated
 from evac.extensions import csrf, login_manager
 
@@ -79,9 +81,33 @@ def refuse_reader_tokens() -> None:
         raise ReaderTokenRefused(_("カードリーダーのトークンでは、読み取りの送信しかできません"))
 
 
+class CredentialsChanged(Unauthenticated):
+    """The account's role or shelters changed while this request was on its way: try again."""
+
+    code = "credentials_changed"
+
+
+@dataclass(frozen=True)
+class _Unchecked:
+    """A principal taken from this process's cache whose epoch check is still owed."""
+
+    principal: Principal
+    epoch: int
+    again: Callable[[], Principal | None]  # the full check, for when the epoch moved on
+
+
+def _from_cache(cached: tuple[Principal, int] | None, again: Callable[[], Principal | None]) -> Principal | None:
+    if cached is None:
+        return again()
+    principal, epoch = cached
+    g.evac_unchecked = _Unchecked(principal, epoch, again)
+    return principal
+
+
 @login_manager.user_loader
 def _load_user(session_id: str) -> Principal | None:
-    return service.principal_for_session(session_id)
+    return _from_cache(service.cached_principal_for_session(session_id),
+                       lambda: service.principal_for_session(session_id))
 
 
 @login_manager.request_loader
@@ -90,10 +116,66 @@ def _load_user_from_bearer(req: Request) -> Principal | None:
     scheme, _sep, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    principal = service.principal_for_token(token.strip())
+    token = token.strip()
+    principal = _from_cache(service.cached_principal_for_token(token), lambda: service.principal_for_token(token))
     if principal is not None:
         g.evac_auth = "bearer"
     return principal
+
+
+def check_cached_credentials(_unit: UnitOfWork) -> None:
+    """Begin hook of every unit: the epoch check a cached principal still owes, in this unit's transaction.
+
+    A principal comes from the cache without a query; the first unit of the request then reads
+    the epoch as its first statement (one statement instead of a transaction of its own). When
+    the epoch moved on, the account is looked up again in the same transaction: unchanged, the
+    request goes on; revoked, disabled or with other shelters, it is refused before it has read
+    or written anything (401 `credentials_changed`).
+    """
+    if not has_request_context():
+        return
+    owed: _Unchecked | None = g.get("evac_unchecked")
+    if owed is None:
+        return
+    g.evac_unchecked = None
+    if service.current_epoch() == owed.epoch:
+        return
+    fresh = owed.again()
+    if fresh is None:  # revoked, expired, disabled, logged out: as if it had never been valid
+        g._login_user = login_manager.anonymous_user()  # and the error page names nobody
+        raise Unauthenticated(_("ログインまたはAPIトークンが必要です"))
+    if fresh != owed.principal:  # another role or other shelters: decisions were taken on the old ones
+        g.evac_fresh_principal = fresh
+        raise CredentialsChanged(_("ログイン情報が変更されました。もう一度お試しください"))
+
+
+def take_fresh_principal() -> bool:
+    """After `CredentialsChanged`: make the account as it is now this request's; False if there is none.
+
+    The view can then run again from the start: the check refused its first unit before that
+    unit did anything, so nothing of the first run reached the database.
+    """
+    fresh = g.pop("evac_fresh_principal", None)
+    if fresh is None:
+        return False
+    g._login_user = fresh  # flask-login's slot for the request's user
+    return True
+
+
+def settle_cached_credentials() -> None:
+    """For a request that ran no unit: the owed epoch check, in a unit of its own.
+
+    Raises `Unauthenticated` if the login is no longer valid. An account whose role or shelters
+    changed is let through: without a unit, the request read nothing those decide about.
+    """
+    if has_request_context() and g.get("evac_unchecked") is not None:
+        try:
+            run_unit(READ, lambda: None)
+        except CredentialsChanged:
+            g.pop("evac_fresh_principal", None)
+
+
+on_unit_begin(check_cached_credentials)
 
 
 def current_account() -> Principal:

@@ -90,13 +90,16 @@ class AuthFailure(db.Model):  # type: ignore[name-defined]
 
 
 class AuthState(db.Model):  # type: ignore[name-defined]
-    """One row: a counter raised by every change to any account or token.
+    """One row: a counter raised by every change to any account or token, and one by every wrong guess.
 
-    Processes cache who a token or session is; one read of this counter per request tells them
+    Processes cache who a token or session is; one read of this row per request tells them
     whether anything changed since, so a revocation takes effect on the very next request.
+    `failures` counts the wrong guesses ever stored (`auth_failure`): while it stands still, a
+    count of guesses found under its limit can only have gone down, so it need not be read again.
     """
 
     __tablename__ = "auth_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     epoch: Mapped[int] = mapped_column(BigInteger, default=0)
+    failures: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -29,7 +29,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from evac.accounts import throttle
 from evac.accounts.models import ApiToken, AuthState, Role, StaffAccount, StaffSession, staff_shelter
 from evac.audit import service as audit
-from evac.common.db import affected, now_utc, read_only, writing
+from evac.common.db import affected, current_unit, now_utc, read_only, writing
 from evac.common.errors import Conflict, NotFound, ValidationFailed
 from evac.extensions import db
 
@@ -117,8 +117,21 @@ def bump_epoch() -> None:
         db.session.execute(insert(table).values(id=1, epoch=1))
 
 
-def _epoch() -> int:
-    return int(db.session.scalar(select(AuthState.epoch).where(AuthState.id == 1)) or 0)
+_AUTH_STATE = select(AuthState.epoch, AuthState.failures).where(AuthState.id == 1)
+
+
+def current_epoch() -> int:
+    """The credentials epoch, as the current unit sees it; notes the wrong guesses stored so far too.
+
+    One single-row read that also tells the guess throttle whether its counts can have grown
+    (`throttle.FAILURES_SEEN`), so a genuine card's scan counts nothing.
+    """
+    row = db.session.execute(_AUTH_STATE).first()
+    epoch, failures = (int(row.epoch or 0), int(row.failures or 0)) if row is not None else (0, 0)
+    current_unit().state[throttle.FAILURES_SEEN] = failures
+    return epoch
+
+
 
 
 # --- the password policy ------------------------------------------------------------------------
@@ -501,7 +514,7 @@ def principal_for_token(token: str) -> Principal | None:
     if token.startswith(READER_TOKEN_PREFIX):
         return None  # a card reader's token never stands for an account
     cache = _cache()
-    cache.at(_epoch())
+    cache.at(current_epoch())
     token_hash = hash_token(token)
     hit = cache.token(token_hash)
     if hit is None:
@@ -520,6 +533,42 @@ def principal_for_token(token: str) -> Principal | None:
     return principal if principal.active else None
 
 
+def cached_principal_for_token(token: str) -> tuple[Principal, int] | None:
+    """The principal this process has cached for a token, with the epoch it was cached in; no query.
+
+    Not yet checked against the epoch: the caller owes that check (`current_epoch`) before the
+    request reads or writes anything else; the API folds it into the request's first unit.
+    None when nothing usable is cached (then ask `principal_for_token`).
+    """
+    if token.startswith(READER_TOKEN_PREFIX):
+        return None
+    cache = _cache()
+    epoch = cache.epoch
+    hit = cache.token(hash_token(token)) if epoch >= 0 else None
+    if hit is None:
+        return None
+    principal, expires_at = hit
+    if not principal.active or (expires_at is not None and expires_at <= now_utc()):
+        return None
+    return principal, epoch
+
+
+def cached_principal_for_session(session_id: str) -> tuple[Principal, int] | None:
+    """As `cached_principal_for_token`, for a session cookie's ``id:version:key``."""
+    parts = session_id.split(":")
+    if len(parts) != 3 or not parts[2] or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    account_id, version, key = int(parts[0]), int(parts[1]), parts[2]
+    cache = _cache()
+    epoch = cache.epoch
+    if epoch < 0 or cache.session(key) != account_id:
+        return None
+    principal = cache.account(account_id)
+    if principal is None or not principal.active or principal.auth_version != version:
+        return None
+    return dataclasses.replace(principal, session_key=key), epoch
+
+
 @read_only
 def principal_for_session(session_id: str) -> Principal | None:
     """The account a session cookie names (``id:version:key``), or None if the login ended (logout),
@@ -533,7 +582,7 @@ def principal_for_session(session_id: str) -> Principal | None:
         return None
     key = parts[2]
     cache = _cache()
-    cache.at(_epoch())
+    cache.at(current_epoch())
     if cache.session(key) != account_id:
         live = db.session.scalar(select(StaffSession.account_id).where(
             StaffSession.key == key, StaffSession.ended_at.is_(None)))
