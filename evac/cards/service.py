@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app, has_request_context, request
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from evac.accounts import throttle
@@ -126,6 +126,10 @@ class CardHolder:
     household_id: int | None
 
 
+_HOLDER = (select(Card.__table__.c.person_id, Card.__table__.c.serial, Card.__table__.c.revoked_at, Person.household_id)
+           .join(Person, Person.id == Card.__table__.c.person_id).where(Card.__table__.c.serial == bindparam("p_serial")))
+
+
 def resolve(payload: str, *, shelter_id: int | None = None) -> CardHolder:
     """The person a scanned QR payload or typed fallback code names; refusals are audited.
 
@@ -140,15 +144,13 @@ def resolve(payload: str, *, shelter_id: int | None = None) -> CardHolder:
     # Nothing derived from a refused payload is kept but its length: it might be anything typed.
     shape = {"length": len(payload)}
     card_table = Card.__table__
-    lookup = (select(card_table.c.person_id, card_table.c.serial, card_table.c.revoked_at, Person.household_id)
-              .join(Person, Person.id == card_table.c.person_id))
     try:
         if tokens.looks_like_fallback(payload):
             serial = tokens.decode_fallback(key, payload)
-            row = db.session.execute(lookup.where(card_table.c.serial == serial)).first()
+            row = db.session.execute(_HOLDER, {"p_serial": serial}).first()
         else:
             ref = tokens.decode(key, payload)
-            row = db.session.execute(lookup.where(card_table.c.serial == ref.serial)).first()
+            row = db.session.execute(_HOLDER, {"p_serial": ref.serial}).first()
             if row is not None and row.person_id != ref.person_id:
                 row = None
     except tokens.TokenMalformed:

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 
 from evac.accounts.auth import ensure_shelter_access
 from evac.accounts.service import Principal
@@ -28,7 +28,7 @@ from evac.audit import service as audit
 from evac.cards import service as cards
 from evac.checkin.models import ClientRequest
 from evac.common import signals
-from evac.common.db import current_unit, now_utc, read_only, writing
+from evac.common.db import current_unit, now_utc, prepared, read_only, writing
 from evac.common.errors import DomainError, NotFound, ValidationFailed
 from evac.common.textnorm import is_kana, kana_key, name_key
 from evac.common.vocab import NEED_KEYS, CheckinMethod, StayStatus, needs_mask
@@ -115,11 +115,12 @@ def _claim(kind: str, account: Principal, body: dict[str, Any]) -> tuple[int | N
     client_id = str(body["client_id"])
     request_hash = _request_hash(kind, body)
     incident = incidents.current(lock=True)
-    stmt = (current_unit().insert(_REQUESTS)
-            .values(client_id=client_id, kind=kind, request_hash=request_hash, account_id=account.id,
-                    incident_id=incident.id if incident else None, created_at=now_utc())
-            .on_conflict_do_nothing(index_elements=["client_id"]).returning(_REQUESTS.c.id))
-    row_id = db.session.execute(stmt).scalar()
+    unit_ = current_unit()
+    stmt = prepared(("checkin.claim", unit_.dialect), lambda: unit_.insert(_REQUESTS).on_conflict_do_nothing(
+        index_elements=["client_id"]).returning(_REQUESTS.c.id))
+    row_id = db.session.execute(stmt, {
+        "client_id": client_id, "kind": kind, "request_hash": request_hash, "account_id": account.id,
+        "incident_id": incident.id if incident else None, "created_at": now_utc()}).scalar()
     if row_id is not None:
         return int(row_id), None
     stored = db.session.execute(select(_REQUESTS.c.request_hash, _REQUESTS.c.account_id, _REQUESTS.c.response)
@@ -133,11 +134,13 @@ def _claim(kind: str, account: Principal, body: dict[str, Any]) -> tuple[int | N
     return None, Outcome(200, _public(stored.response))
 
 
+_REMEMBER = update(_REQUESTS).where(_REQUESTS.c.id == bindparam("p_id"))
+
+
 def _remember(row_id: int, outcome: Outcome, changes: _Changes | None = None) -> Outcome:
     """Store the answer for replays, with what the operation changed (kept back from every answer) for an undo."""
     stored = outcome.body if changes is None or not changes.items else {**outcome.body, _UNDO: changes.stored()}
-    db.session.execute(update(_REQUESTS).where(_REQUESTS.c.id == row_id)
-                       .values(status_code=outcome.status_code, response=stored))
+    db.session.execute(_REMEMBER, {"p_id": row_id, "status_code": outcome.status_code, "response": stored})
     return outcome
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from evac.common.db import active_unit, read_only
+from evac.common.db import active_unit, prepared, read_only
 from evac.common.errors import Conflict
 from evac.extensions import db
 from evac.incidents.models import Incident, IncidentKind
@@ -45,6 +46,12 @@ class CurrentIncident:
         return self.kind is IncidentKind.DRILL
 
 
+def _current_statement(locking: bool) -> Any:
+    stmt = select(Incident.id, Incident.name, Incident.kind, Incident.public, Incident.started_at).where(
+        Incident.is_open.is_(True))
+    return stmt.with_for_update(read=True) if locking else stmt
+
+
 def current(*, lock: bool = False) -> CurrentIncident | None:
     """The open incident, or None; read once per unit (joins the caller's unit).
 
@@ -56,11 +63,8 @@ def current(*, lock: bool = False) -> CurrentIncident | None:
         cached = unit_.state.get(_STATE_KEY, _NONE)
         if cached is not _NONE and (not lock or unit_.state.get(_LOCKED_KEY) or not unit_.postgres):
             return cached
-    stmt = select(Incident.id, Incident.name, Incident.kind, Incident.public, Incident.started_at).where(
-        Incident.is_open.is_(True))
-    if lock and unit_ is not None and unit_.postgres:
-        stmt = stmt.with_for_update(read=True)
-    row = db.session.execute(stmt).first()
+    locking = bool(lock and unit_ is not None and unit_.postgres)
+    row = db.session.execute(prepared(("incident.current", locking), lambda: _current_statement(locking))).first()
     found = None if row is None else CurrentIncident(row.id, row.name, IncidentKind(row.kind), bool(row.public),
                                                      row.started_at)
     if unit_ is not None:

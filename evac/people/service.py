@@ -14,11 +14,11 @@ from datetime import date
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 
 from evac.accounts.service import Principal
 from evac.audit import service as audit
-from evac.common.db import read_only
+from evac.common.db import prepared, read_only
 from evac.common.errors import DomainError, NotFound, ValidationFailed
 from evac.common.textnorm import is_kana, kana_key, looks_like_individual_number, name_key, split_name
 from evac.common.vocab import NEED_KEYS, Sex, need_keys, needs_mask
@@ -202,11 +202,14 @@ def persons_by_id(person_ids: Sequence[int], *, lock: bool = False) -> dict[int,
     """Person rows (all columns) by id; with `lock`, row-locked on PostgreSQL in id order."""
     if not person_ids:
         return {}
-    stmt = select(_PERSON).where(_PERSON.c.id.in_(list(person_ids))).order_by(_PERSON.c.id)
-    if lock:
-        # Id order on every desk: two desks locking overlapping households cannot deadlock.
-        stmt = stmt.with_for_update()
-    return {row.id: row for row in db.session.execute(stmt)}
+    # Id order on every desk: two desks locking overlapping households cannot deadlock.
+    stmt = prepared(("persons_by_id", lock), lambda: _locked(
+        select(_PERSON).where(_PERSON.c.id.in_(bindparam("p_ids", expanding=True))).order_by(_PERSON.c.id), lock))
+    return {row.id: row for row in db.session.execute(stmt, {"p_ids": list(person_ids)})}
+
+
+def _locked(stmt: Any, lock: bool) -> Any:
+    return stmt.with_for_update() if lock else stmt
 
 
 def household_numbers(household_ids: Iterable[int | None]) -> dict[int, tuple[str, str | None]]:

@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
 
-from evac.common.db import UnitOfWork, current_unit, now_utc
+from evac.common.db import UnitOfWork, current_unit, now_utc, prepared
 from evac.common.vocab import StayStatus
 from evac.extensions import db
 from evac.incidents import service as incidents
@@ -162,7 +162,7 @@ def apply() -> dict[int, int]:
     if snapshots_gone:
         session.execute(delete(StayTally).where(StayTally.stay_id.in_(snapshots_gone)))
     if snapshots_new:
-        session.execute(_statement(("snapshot",), lambda: insert(StayTally)), snapshots_new)
+        session.execute(_statement(("snapshot",), lambda: insert(StayTally.__table__)), snapshots_new)
     now = now_utc()
     done = unit_.state.setdefault(_SETTLED, {})
     for shelter_id in sorted(deltas):
@@ -170,16 +170,10 @@ def apply() -> dict[int, int]:
     return {shelter_id: done[shelter_id].occupancy for shelter_id in deltas}
 
 
-# Statements built once and reused: building an upsert costs more CPU than running it, on every
-# check-in of the day. Keyed by what shapes them (the dialect, the counter columns changed).
-_STATEMENTS: dict[tuple[Any, ...], Any] = {}
-
-
+# Statements are built once and reused (`prepared`): building an upsert costs more CPU than
+# running it, on every check-in of the day. Keyed by what shapes them (the dialect, the columns).
 def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        stmt = _STATEMENTS[key] = build()
-    return stmt
+    return prepared(("counters", *key), build)
 
 
 def _stay_values(stay_ids: list[int]) -> dict[int, tuple[int, int]]:
