@@ -280,6 +280,31 @@ describe("the queue at the desk", () => {
   });
 });
 
+describe("the header's counts", () => {
+  it("are fetched again when an idle desk has not had them for a while", async () => {
+    const clock = {now: 5_000};
+    const shelter = () => makeAnswer(200, {id: SHELTER, status: "open", occupancy: 41, households: 17}, null);
+    const {desk, view, calls} = setup({"/api/v1/shelters/": [shelter]}, {countsEveryMs: 30_000, now: () => clock.now});
+    clock.now += 10_000;
+    await desk.tick();
+    assert.equal(calls.filter((c) => c.method === "GET").length, 0, "fresh enough: nothing asked");
+    clock.now += 25_000;
+    await desk.tick();
+    assert.deepEqual(calls.map((c) => c.path), ["/api/v1/shelters/" + SHELTER]);
+    assert.deepEqual(view.log.counts.at(-1), {id: SHELTER, status: "open", occupancy: 41, households: 17});
+  });
+
+  it("are not fetched while a check-in's answer has just set them", async () => {
+    const clock = {now: 5_000};
+    const {desk, calls} = setup({"/api/v1/checkins": [checkedIn]}, {countsEveryMs: 30_000, now: () => clock.now});
+    clock.now += 29_000;
+    await desk.submitCheckin({shelter_id: SHELTER, client_id: "x", qr: PAYLOAD}, []);
+    clock.now += 20_000;
+    await desk.tick();
+    assert.equal(calls.filter((c) => c.method === "GET").length, 0);
+  });
+});
+
 describe("a scan after a household", () => {
   const named = {
     person: {id: 1, family_name: "岩田", given_name: "哲也"},

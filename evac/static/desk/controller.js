@@ -21,9 +21,20 @@ import {personFromCard} from "./walkin.js";
  * @param {object} deps.view
  * @param {boolean} [deps.closed] the shelter was closed when the page was drawn
  * @param {number} [deps.undoMinutes] how long 「取り消す」 is offered after an operation (EVAC_UNDO_MINUTES)
+ * @param {number} [deps.countsEveryMs] how often the header's counts are fetched while the desk is idle
+ * @param {() => number} [deps.now] the clock (ms)
  */
-export function createDesk({shelterId, api, queue, t, uuid, view, closed = false, undoMinutes = 5}) {
+export function createDesk({shelterId, api, queue, t, uuid, view, closed = false, undoMinutes = 5,
+                            countsEveryMs = 30000, now = Date.now}) {
   const state = {current: null, pendingIc: null, closed};
+  // When the header's counts were last set from the server: other desks check people in too,
+  // so an idle desk fetches them now and then instead of showing its own last answer all day.
+  let countsAt = now();
+
+  function showCounts(shelter) {
+    view.setCounts(shelter);
+    countsAt = now();
+  }
 
   function setClosed(value) {
     state.closed = value;
@@ -64,9 +75,10 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
   }
 
   async function refreshCounts() {
+    countsAt = now(); // tried: offline, the next try is a period away, not the next tick
     const answer = await api.get("/api/v1/shelters/" + shelterId);
     if (!answer.ok) return;
-    view.setCounts(answer.data);
+    showCounts(answer.data);
     if (answer.data.status) setClosed(answer.data.status === "closed");
   }
 
@@ -89,7 +101,7 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
       if (error && error.candidates) view.showCandidates(error.candidates, body);
       return null;
     }
-    view.setCounts(answer.data.shelter);
+    showCounts(answer.data.shelter);
     const created = answer.status === 201;
     const n = answer.data.stays.length;
     const names = namesOf(answer.data, known);
@@ -240,7 +252,7 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
     const answer = await api.get(rosterPath(shelterId, query));
     if (answer.offline) return view.flash(t("network_error"), "error");
     if (!answer.ok) return showError(answer);
-    view.setCounts(answer.data.shelter);
+    showCounts(answer.data.shelter);
     view.renderRoster(answer.data, {linkingIc: Boolean(state.pendingIc)});
     return answer.data;
   }
@@ -252,7 +264,7 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
     const answer = await api.post("/api/v1/checkouts", body);
     if (answer.offline) return view.flash(t("network_error"), "error");
     if (!answer.ok) return showError(answer);
-    view.setCounts(answer.data.shelter);
+    showCounts(answer.data.shelter);
     view.flash(t("done"), "ok");
     if (answer.status === 201) offerUndo(reason, body.client_id, namesOf(answer.data));
     return loadRoster();
@@ -290,7 +302,7 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
     // The toast's operation is settled (taken back, or refused for good); a roster correction leaves it.
     if (body.operation_id) view.hideUndo();
     if (!answer.ok) return showError(answer);
-    view.setCounts(answer.data.shelter);
+    showCounts(answer.data.shelter);
     view.flash(t("undone"), "ok");
     if (view.rosterShown()) loadRoster();
     return answer.data;
@@ -308,10 +320,11 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
     return result;
   }
 
-  /** The periodic check: flush when something waits. */
+  /** The periodic check: flush when something waits, else refresh the header's counts when they are old. */
   async function tick() {
     const n = await showPending();
     if (n) await flush();
+    else if (now() - countsAt >= countsEveryMs) await refreshCounts();
     return n;
   }
 
