@@ -92,6 +92,7 @@ def test_a_family_of_three_is_typed_in_and_checked_in_together(tablet: dict[str,
     persons = _persons()
     assert [p.given_name for p in persons] == ["哲也", "恵子", "翔"] and len({p.household_id for p in persons}) == 1
     assert [p.relationship_to_head for p in persons] == ["世帯主", "妻", "子"]
+    assert len(list(_db.session.scalars(select(Stay).where(Stay.shelter_id == shelter.id)))) == 3
     page.get_by_role("tab", name="名簿").click()
     page.wait_for_selector("#roster-body tr")
     assert page.locator("#roster-body tr").count() == 3

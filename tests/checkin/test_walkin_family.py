@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
@@ -119,7 +120,7 @@ def test_a_replayed_family_check_in_answers_the_first_result(client: FlaskClient
 
 def test_a_member_like_someone_registered_is_named_in_the_refusal(client: FlaskClient, db, desk) -> None:
     known = factories.person(family_name="岩田", given_name="恵子", family_name_kana="イワタ",
-                             given_name_kana="ケイコ", birth_date=__import__("datetime").date(1977, 5, 6))
+                             given_name_kana="ケイコ", birth_date=date(1977, 5, 6))
     response = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, person=_holder(),
                             family=_family())
     assert response.status_code == 409
