@@ -180,3 +180,17 @@ def test_a_household_nobody_of_which_is_reachable_is_unknown(client: FlaskClient
     # HQ sees every shelter: they may extend it.
     by_hq = post_checkin(client, desk["hq"], shelter_id=desk["shelter"].id, person=card)
     assert by_hq.status_code == 201 and _count(db, Person, Person.household_id == home.id) == 2
+
+
+def test_undoing_a_family_check_in_takes_back_every_stay(client: FlaskClient, db, desk) -> None:
+    client_id = str(uuid.uuid4())
+    done = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, person=_holder(), family=_family(),
+                        client_id=client_id)
+    assert done.status_code == 201
+    undone = client.post("/api/v1/undo", json={"client_id": str(uuid.uuid4()), "operation_id": client_id},
+                         headers=desk["headers"])
+    assert undone.status_code == 201, undone.get_json()
+    assert len(undone.get_json()["voided_stay_ids"]) == 3
+    assert (undone.get_json()["shelter"]["occupancy"], undone.get_json()["shelter"]["households"]) == (0, 0)
+    assert _count(db, Stay) == 0
+    assert _count(db, OutboxEvent, OutboxEvent.type == "correction") == 3

@@ -114,8 +114,9 @@ export function hideCandidates() {
  * with a `person`) also the button that registers a new person after all.
  */
 export function showCandidates(candidates, body, {t, onChoose, onRegisterNew, member}) {
-  // Choosing checks in the one chosen: for a family member (`member` "family[1]") that would drop the rest.
-  const choosable = !member || member === "person";
+  // Choosing checks in the one chosen: with a family on the form (or for a member, `member`
+  // "family[1]") that would drop the rest. Staff open the registered person's household instead.
+  const choosable = (!member || member === "person") && !(body && body.family && body.family.length);
   const box = byId("candidates");
   box.textContent = "";
   const heading = document.createElement("h2");
