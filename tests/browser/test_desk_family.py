@@ -88,6 +88,9 @@ def test_a_family_of_three_is_typed_in_and_checked_in_together(tablet: dict[str,
     assert "3 名を受付しました" in page.locator("#alert").inner_text()
     assert page.locator("#count-occupancy").inner_text() == "3"
     assert page.locator("#family-list > li").count() == 0, "the form is empty for the next family"
+    # Each of them gets a QR card, so their next visit is one scan.
+    assert page.locator("#walkin-card .button").all_inner_texts() == [
+        "岩田 哲也 さんのQRカードを印刷", "岩田 恵子 さんのQRカードを印刷", "岩田 翔 さんのQRカードを印刷"]
     screenshot(page, f"desk-family-checked-in-{tablet['name']}")
     persons = _persons()
     assert [p.given_name for p in persons] == ["哲也", "恵子", "翔"] and len({p.household_id for p in persons}) == 1

@@ -109,8 +109,27 @@ export function setupWalkIn({shelterId, t, checkIn}) {
       link.href = cardUrl(shelterId, result.person.id);
       const name = [result.person.family_name, result.person.given_name].filter(Boolean).join(" ");
       link.textContent = t("print_card_of", {name});
+      printFamilyCards(result, {shelterId, t});
       byId("walkin-card").hidden = false;
     }
+  });
+}
+
+/** A QR card link for each family member registered with the holder (named from the answer's household). */
+function printFamilyCards(result, {shelterId, t}) {
+  const box = byId("walkin-card");
+  box.querySelectorAll(".family-card").forEach((extra) => extra.remove());
+  const members = new Map(((result.household && result.household.members) || []).map((m) => [m.id, m]));
+  (result.stays || []).forEach((stay) => {
+    const member = members.get(stay.person_id);
+    if (!member || stay.person_id === result.person.id) return;
+    const link = document.createElement("a");
+    link.className = "button family-card";
+    link.href = cardUrl(shelterId, stay.person_id);
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = t("print_card_of", {name: [member.family_name, member.given_name].filter(Boolean).join(" ")});
+    box.append(" ", link);
   });
 }
 
