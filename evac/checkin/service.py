@@ -257,6 +257,7 @@ def _walk_in_values(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
                   "family_name": member.get("family_name") or holder["family_name"],
                   "family_name_kana": member.get("family_name_kana") or holder["family_name_kana"]}
         entries.append((f"family[{index}]", values))
+    seen: dict[tuple[str, Any], str] = {}
     for path, values in entries:
         values["birth_date"] = people.parse_date_field(values["birth_date"], f"{path}.birth_date")
         values["sex"] = people.parse_sex(values["sex"])
@@ -264,6 +265,12 @@ def _walk_in_values(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
             if values.get(key) and not is_kana(values[key]):
                 raise ValidationFailed(_("フリガナはカタカナかひらがなで入力してください"),
                                        fields={f"{path}.{key}": "kana only"})
+        # The same person twice on one card (a block added twice) would be two stays of one person.
+        key = (name_key(values["family_name"], values.get("given_name")), values["birth_date"])
+        if key in seen:
+            raise ValidationFailed(_("同じ氏名・生年月日の人が二度入力されています"),
+                                   fields={path: f"the same person as {seen[key]}"})
+        seen[key] = path
     return entries
 
 

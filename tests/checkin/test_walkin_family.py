@@ -194,3 +194,11 @@ def test_undoing_a_family_check_in_takes_back_every_stay(client: FlaskClient, db
     assert (undone.get_json()["shelter"]["occupancy"], undone.get_json()["shelter"]["households"]) == (0, 0)
     assert _count(db, Stay) == 0
     assert _count(db, OutboxEvent, OutboxEvent.type == "correction") == 3
+
+
+def test_the_same_member_twice_is_refused(client: FlaskClient, db, desk) -> None:
+    twice = [_family()[0], {**_family()[0], "given_name_kana": "ｹｲｺ"}]
+    response = post_checkin(client, desk["headers"], shelter_id=desk["shelter"].id, person=_holder(), family=twice)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["fields"] == {"family[1]": "the same person as family[0]"}
+    assert _count(db, Person) == 0 and _count(db, Stay) == 0
