@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -202,3 +204,9 @@ def test_the_same_member_twice_is_refused(client: FlaskClient, db, desk) -> None
     assert response.status_code == 422
     assert response.get_json()["error"]["fields"] == {"family[1]": "the same person as family[0]"}
     assert _count(db, Person) == 0 and _count(db, Stay) == 0
+
+
+def test_the_desk_stops_adding_members_at_the_servers_limit() -> None:
+    script = (Path(__file__).resolve().parents[2] / "evac/static/desk/walkin.js").read_text(encoding="utf-8")
+    found = re.search(r"export const FAMILY_LIMIT = (\d+);", script)
+    assert found and int(found.group(1)) == FAMILY_LIMIT

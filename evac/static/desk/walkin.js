@@ -60,6 +60,9 @@ export function foldKana(text) {
   return HALF_WIDTH_KANA.test(text) ? text.normalize("NFKC") : text;
 }
 
+/** The family members one walk-in may bring (the check-in's `family`, FAMILY_LIMIT in evac/checkin/schemas.py). */
+export const FAMILY_LIMIT = 19;
+
 // A family member's fields, as the compact block on the walk-in form names them (data-field).
 const MEMBER_TEXT = ["family_name", "given_name", "family_name_kana", "given_name_kana", "relationship",
                      "birth_date", "sex", "allergy"];

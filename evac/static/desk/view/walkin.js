@@ -1,7 +1,7 @@
 /* The walk-in form (避難者カード入力). */
 
 import {byId} from "../../js/dom.js";
-import {cardUrl, foldKana, memberFromValues, personFromForm} from "../walkin.js";
+import {FAMILY_LIMIT, cardUrl, foldKana, memberFromValues, personFromForm} from "../walkin.js";
 
 const KANA_FIELDS = ["w-family-kana", "w-given-kana"];
 
@@ -24,9 +24,11 @@ function leaveHousehold() {
 /** One family member's block on the form (from the page's template), numbered, with its remove button. */
 function addMember() {
   const list = byId("family-list");
+  if (list.children.length >= FAMILY_LIMIT) return null; // the server's limit: say it here, not after typing
   const block = byId("family-template").content.firstElementChild.cloneNode(true);
   list.append(block);
   renumber();
+  byId("family-add").disabled = list.children.length >= FAMILY_LIMIT;
   block.querySelector("[data-field=given_name]").focus();
   return block;
 }
@@ -63,6 +65,7 @@ function familyValues() {
 function clearForm(form) {
   form.reset();
   byId("family-list").textContent = "";
+  byId("family-add").disabled = false;
   leaveHousehold();
 }
 
@@ -94,6 +97,7 @@ export function setupWalkIn({shelterId, t, checkIn}) {
     if (!remove) return;
     remove.closest(".family-member").remove();
     renumber();
+    byId("family-add").disabled = false;
   });
   byId("walkin-joining-cancel").addEventListener("click", () => leaveHousehold());
   form.addEventListener("submit", async (event) => {
