@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow.exceptions import SCHEMA
 from webargs.fields import DelimitedList
 
 from evac.common.schemas import Schema
@@ -44,7 +45,39 @@ class PaperCardIn(Schema):
     pet_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200),
                              metadata={"multiline": True})
     consent = fields.Nested(ConsentIn, load_default=dict)
-    household_id = fields.Integer(load_default=None, allow_none=True)
+    relationship = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20),
+                                 metadata={"description": "続柄 (世帯主, 妻, 子, …)"})
+    household_id = fields.Integer(load_default=None, allow_none=True, metadata={
+        "description": "join this existing household (a scanned one) instead of forming a new one; "
+                       "404 if it is not reachable by the caller's scope"})
+
+
+# A family on one paper card: the holder and at most this many more (a 世帯 of 20 is already rare).
+FAMILY_LIMIT = 19
+
+
+class FamilyMemberIn(Schema):
+    """A member of 「一緒に避難した家族」 on the paper card, registered into the holder's household.
+
+    What a household shares (address, postal code, phone, nationality, language, consent) is the
+    holder's; an empty family name or family-name kana is the holder's too.
+    """
+
+    family_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100),
+                                metadata={"description": "the holder's if empty"})
+    given_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    family_name_kana = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100),
+                                     metadata={"description": "the holder's if empty"})
+    given_name_kana = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    relationship = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20),
+                                 metadata={"description": "続柄 to the holder's household (妻, 子, 父, …)"})
+    birth_date = fields.String(required=True, validate=validate.Length(min=1, max=30),
+                               metadata={"description": "ISO date or 和暦 (昭和55年1月2日, S55.1.2)"})
+    sex = fields.String(required=True, validate=validate.OneOf(_SEX))
+    needs = fields.List(fields.String(validate=validate.OneOf(list(NEED_KEYS))), load_default=list)
+    allergy = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    condition_note = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000),
+                                   metadata={"multiline": True})
 
 
 class MyNumberCardIn(Schema):
@@ -68,6 +101,10 @@ class CheckinIn(Schema):
     card = fields.Nested(MyNumberCardIn)
     ic_uid = fields.String(validate=validate.Length(min=1, max=64))
     person = fields.Nested(PaperCardIn)
+    family = fields.List(fields.Nested(FamilyMemberIn), validate=validate.Length(max=FAMILY_LIMIT), metadata={
+        "description": "with `person`: the family who came with the card holder, registered into one household "
+                       f"with them and checked in together (at most {FAMILY_LIMIT}); errors name the member, "
+                       "`family[2].birth_date`"})
     person_id = fields.Integer(metadata={"description": "a person chosen by staff (or the one to link an IC card to)"})
     members = fields.List(fields.Integer(), validate=validate.Length(max=50))
     transfer = fields.Boolean(load_default=False)
@@ -85,6 +122,23 @@ class CheckinIn(Schema):
             raise ValidationError("give exactly one of qr, card, ic_uid, person (or person_id)", "_schema")
         if data.get("person_id") and given and given != ["ic_uid"]:
             raise ValidationError("person_id goes alone, or with ic_uid to link the card", "person_id")
+        if data.get("family") and not data.get("person"):
+            raise ValidationError("a family comes with the card holder's `person`", "family")
+        if data.get("family") and data.get("members"):
+            raise ValidationError("members are for a registered household, not with a walk-in's family", "members")
+
+    def handle_error(self, error: ValidationError, data: Any, **kwargs: Any) -> None:
+        """Name a family member's field as `family[2].birth_date`, so the desk can point at it."""
+        messages = error.messages
+        if not isinstance(messages, dict) or not isinstance(messages.get("family"), dict):
+            return
+        flat = {k: v for k, v in messages.items() if k != "family"}
+        for index, inner in messages["family"].items():
+            if isinstance(inner, dict) and index != SCHEMA:
+                flat.update({f"family[{index}].{name}": problem for name, problem in inner.items()})
+            else:
+                flat[f"family[{index}]" if index != SCHEMA else "family"] = inner
+        raise ValidationError(flat, data=data)
 
 
 class CheckoutIn(Schema):

@@ -243,6 +243,83 @@ class _Identified:
     person_id: int
     household_id: int | None
     method: CheckinMethod
+    # The walk-in's family, registered with them: checked in with them, whatever `members` says.
+    family: tuple[int, ...] = ()
+
+
+# What a family member has of the card holder's: one household, one address, one way to reach them.
+_SHARED_WITH_HOLDER = ("postal_code", "address", "phone", "nationality", "language", "consent")
+
+
+def _walk_in_values(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The card holder's and each family member's values, parsed, each with the path naming it in errors."""
+    holder = body["person"]
+    entries = [("person", {**holder})]
+    for index, member in enumerate(body.get("family") or []):
+        values = {**{key: holder.get(key) for key in _SHARED_WITH_HOLDER}, **member,
+                  "family_name": member.get("family_name") or holder["family_name"],
+                  "family_name_kana": member.get("family_name_kana") or holder["family_name_kana"]}
+        entries.append((f"family[{index}]", values))
+    seen: dict[tuple[str, Any], str] = {}
+    for path, values in entries:
+        values["birth_date"] = people.parse_date_field(values["birth_date"], f"{path}.birth_date")
+        values["sex"] = people.parse_sex(values["sex"])
+        for key in ("family_name_kana", "given_name_kana"):
+            if values.get(key) and not is_kana(values[key]):
+                raise ValidationFailed(_("フリガナはカタカナかひらがなで入力してください"),
+                                       fields={f"{path}.{key}": "kana only"})
+        # The same person twice on one card (a block added twice) would be two stays of one person.
+        key = (name_key(values["family_name"], values.get("given_name")), values["birth_date"])
+        if key in seen:
+            raise ValidationFailed(_("同じ氏名・生年月日の人が二度入力されています"),
+                                   fields={path: f"the same person as {seen[key]}"})
+        seen[key] = path
+    return entries
+
+
+def _register_walk_ins(body: dict[str, Any], account: Principal, shelter: Shelter,
+                       incident: CurrentIncident) -> _Identified:
+    """Register the paper card's holder and the family with them into one household (new, or the one named).
+
+    Nothing is registered while any of them looks like someone already registered (unless
+    `confirm_new`): the refusal says which of them, with the candidates staff may see.
+    """
+    household_id = body["person"].get("household_id")
+    if household_id is not None:
+        # First: an unreachable household is refused as unknown, whatever else is wrong with the card.
+        people.household_in_scope(account, household_id)
+    entries = _walk_in_values(body)
+    if not body.get("confirm_new"):
+        for path, values in entries:
+            twins = people.duplicates_of(values)
+            if not twins:
+                continue
+            shown, hidden = _candidates(account, twins)
+            name = " ".join(filter(None, [values["family_name"], values.get("given_name")]))
+            if path == "person":
+                message = (_("同じ氏名・生年月日の人が登録されています。同一人物なら選んでください") if shown else
+                           _("同じ氏名・生年月日の人が別の避難所に受付済みです。同一人物かどうか本部に確認してください"))
+            else:
+                message = (_("%(name)s さんと同じ氏名・生年月日の人が登録されています。確認してください", name=name)
+                           if shown else
+                           _("%(name)s さんと同じ氏名・生年月日の人が別の避難所に受付済みです。本部に確認してください",
+                             name=name))
+            raise people.PossibleDuplicate(message, fields={path: "similar persons exist"}, member=path,
+                                           candidates=shown, hidden_matches=hidden)
+    created: list[Person] = []
+    for path, values in entries:
+        values["relationship_to_head"] = values.pop("relationship", None)
+        person = people.create_person(values, source=PersonSource.PAPER, household_id=household_id,
+                                      incident_id=incident.id)
+        household_id = person.household_id
+        created.append(person)
+        audit.record("person.create", subject_type="person", subject_id=person.id, shelter_id=shelter.id,
+                     detail={"source": "paper", "household_id": household_id, "member": path})
+    if body["person"].get("household_id") is not None:
+        audit.record("household.extend", subject_type="household", subject_id=household_id, shelter_id=shelter.id,
+                     detail={"person_ids": [p.id for p in created]})
+    holder = created[0]
+    return _Identified(holder.id, holder.household_id, CheckinMethod.PAPER, tuple(p.id for p in created[1:]))
 
 
 def _identify(body: dict[str, Any], account: Principal, shelter: Shelter, incident: CurrentIncident) -> _Identified:
@@ -272,23 +349,7 @@ def _identify(body: dict[str, Any], account: Principal, shelter: Shelter, incide
             return _Identified(person.id, person.household_id, CheckinMethod.IC)
         return _Identified(linked.person_id, linked.household_id, CheckinMethod.IC)
     if body.get("person"):
-        values = {**body["person"],
-                  "birth_date": people.parse_date_field(body["person"]["birth_date"], "person.birth_date"),
-                  "sex": people.parse_sex(body["person"]["sex"])}
-        if not body.get("confirm_new"):
-            twins = people.duplicates_of(values)
-            if twins:
-                shown, hidden = _candidates(account, twins)
-                message = (_("同じ氏名・生年月日の人が登録されています。同一人物なら選んでください") if shown else
-                           _("同じ氏名・生年月日の人が別の避難所に受付済みです。同一人物かどうか本部に確認してください"))
-                raise people.PossibleDuplicate(message, candidates=shown, hidden_matches=hidden)
-        if values.get("household_id") is not None:
-            people.household_in_scope(account, values["household_id"], shelter.id)
-        created = people.create_person(values, source=PersonSource.PAPER, household_id=values.get("household_id"),
-                                       incident_id=incident.id)
-        audit.record("person.create", subject_type="person", subject_id=created.id, shelter_id=shelter.id,
-                     detail={"source": "paper"})
-        return _Identified(created.id, created.household_id, CheckinMethod.PAPER)
+        return _register_walk_ins(body, account, shelter, incident)
     person = people.person_in_scope(account, body["person_id"])
     return _Identified(person.id, person.household_id, CheckinMethod.MANUAL)
 
@@ -376,7 +437,8 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
     incident = incidents.required(lock=True)
     shelter = _open_shelter(body["shelter_id"], account)
     principal = _identify(body, account, shelter, incident)
-    targets = _targets(account, principal, body.get("members"))
+    targets = ([principal.person_id, *principal.family] if principal.family
+               else _targets(account, principal, body.get("members")))
     # The card holder is in the answer even when the ticked members leave them out (already here).
     persons = people.persons_by_id(sorted({*targets, principal.person_id}), lock=current_unit().postgres)
     missing = sorted(set(targets) - set(persons))

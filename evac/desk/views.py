@@ -48,6 +48,8 @@ def _messages() -> dict[str, str]:
         "name_san": _("%(name)s さん"),
         "name_separator": _("、"),
         "household_of": _("%(name)s さんの世帯"),
+        "add_to_household": _("%(name)s さんの世帯に追加"),
+        "register_family_new": _("別人として家族を登録する"),
         "household_expires": _("あと %(n)s 秒で自動的に閉じます"),
         "all_checked_in": _("全員受付済み（%(shelter)s・%(time)s 受付）"),
         "since": _("（%(time)s 受付）"),

@@ -285,6 +285,7 @@ def create_person(values: dict[str, Any], *, source: PersonSource, household_id:
         kana_key=kana_key(*kana),
         birth_date=values.get("birth_date"),
         sex=values.get("sex") or Sex.OTHER,
+        relationship_to_head=values.get("relationship_to_head"),
         postal_code=values.get("postal_code"),
         address=values.get("address"),
         phone=values.get("phone"),
@@ -425,18 +426,21 @@ def scoped_candidates(account: Principal, rows: Sequence[Any]) -> tuple[list[Any
     return [r for r in rows if r.id not in hidden], len(hidden)
 
 
-def household_in_scope(account: Principal, household_id: int, shelter_id: int) -> None:
-    """Staff may add a walk-in to a household only if one of its members is at their shelter."""
-    if account.sees_all:
-        return
-    stay = Stay.__table__
-    here = db.session.scalar(
-        select(stay.c.id).join(_PERSON, _PERSON.c.id == stay.c.person_id)
-        .where(_PERSON.c.household_id == household_id, stay.c.shelter_id == shelter_id,
-               stay.c.checked_out_at.is_(None)).limit(1))
-    if here is None:
-        raise ValidationFailed(_("この避難所に受付済みの世帯員がいる世帯だけを指定できます"),
-                               fields={"household_id": "no member at this shelter"})
+def household_in_scope(account: Principal, household_id: int) -> None:
+    """Refuse (`NotFound`, as if unknown) a household this account may not add a walk-in to.
+
+    The rule of `person_in_scope`, for a household: staff reach it through any member they could
+    look up by id — one with no open stay, or staying at one of their shelters (a scanned
+    household always has the card holder). A household whose members all stay at other shelters
+    is not theirs, and the refusal must not tell that it exists (audited).
+    """
+    unknown = _("世帯が見つかりません")
+    member_ids = list(db.session.scalars(select(_PERSON.c.id).where(_PERSON.c.household_id == household_id)))
+    if not member_ids:
+        raise NotFound(unknown, fields={"household_id": "unknown"})
+    if len(out_of_scope(account, member_ids)) == len(member_ids):
+        audit.refused("household.scope_refused", subject_type="household", subject_id=household_id)
+        raise NotFound(unknown, fields={"household_id": "unknown"})
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,14 @@ function fakeView() {
     resetScan: () => { log.resets += 1; },
     showHousehold: (current) => log.households.push(current),
     hideCandidates: () => {},
-    showCandidates: (candidates, body) => log.candidates.push({candidates, body}),
+    showCandidates: (candidates, body, member) => log.candidates.push({candidates, body, member}),
     rosterShown: () => false,
     rosterQuery() { return this.query; },
     renderRoster: () => {},
     renderPeople: (data) => log.people.push(data),
     showLinking: (on) => log.linking.push(on),
     showWalkIn: (values) => log.walkIns.push(values),
+    showWalkInForHousehold: (joining) => log.walkIns.push(joining),
     offerUndo: (text, onUndo, ms) => log.undo.push({text, onUndo, ms}),
     hideUndo: () => log.undo.push("hidden"),
     enableUndo: () => log.undo.push("enabled"),
@@ -449,5 +450,57 @@ describe("taking an operation back", () => {
     assert.deepEqual(view.log.undo, []);
     assert.deepEqual(view.log.flashes.at(-1), ["ok", "取り消しました"]);
     assert.ok(calls.some((c) => c.path.startsWith("/api/v1/shelters/7/roster")), "the roster is drawn again");
+  });
+});
+
+describe("a walk-in family", () => {
+  const holder = {family_name: "岩田", given_name: "哲也", family_name_kana: "イワタ", given_name_kana: "テツヤ",
+                  birth_date: "1975-04-01", sex: "male", address: "精華町光台7-43"};
+  const wife = {given_name: "恵子", given_name_kana: "ケイコ", relationship: "妻", birth_date: "1977-05-06",
+                sex: "female", needs: []};
+
+  it("is one check-in: the holder, the family and the household in the answer", async () => {
+    const {desk, calls} = setup({"/api/v1/checkins": [() => checkedIn(2)]});
+    await desk.checkInWalkIn(holder, [wife]);
+    const post = calls.find((c) => c.path === "/api/v1/checkins");
+    assert.deepEqual(post.body, {shelter_id: SHELTER, client_id: "client-1", person: holder, family: [wife],
+                                 include_household: true});
+  });
+
+  it("alone stays the plain walk-in body", async () => {
+    const {desk, calls} = setup({"/api/v1/checkins": [() => checkedIn(1)]});
+    await desk.checkInWalkIn(holder);
+    assert.deepEqual(calls.at(-1).body, {shelter_id: SHELTER, client_id: "client-1", person: holder});
+  });
+
+  it("a member like someone registered shows the candidates, saying which member", async () => {
+    const twin = () => makeAnswer(409, {error: {code: "possible_duplicate", message: "岩田 恵子 さんと同じ",
+      member: "family[0]", candidates: [{id: 9}], hidden_matches: 0}}, null);
+    const {desk, view} = setup({"/api/v1/checkins": [twin]});
+    assert.equal(await desk.checkInWalkIn(holder, [wife]), null);
+    assert.equal(view.log.candidates[0].member, "family[0]");
+    assert.deepEqual(view.log.candidates[0].body.family, [wife]);
+    assert.deepEqual(view.log.flashes.at(-1), ["error", "岩田 恵子 さんと同じ"]);
+  });
+
+  it("「家族を追加」 on a scanned household opens the walk-in form for that household, and joins it", async () => {
+    const scanned = () => makeAnswer(200, {
+      person: {id: 1, family_name: "岩田", given_name: "哲也", family_name_kana: "イワタ", address: "精華町光台7-43"},
+      household: {id: 42, members: [{id: 1}]}}, null);
+    const {desk, view, calls} = setup({"/api/v1/lookups": [scanned], "/api/v1/checkins": [() => checkedIn(1)]});
+    await desk.handleScan(PAYLOAD);
+    desk.addToHousehold();
+    assert.deepEqual(view.log.walkIns, [{householdId: 42, name: "岩田 哲也",
+      values: {family_name: "岩田", family_name_kana: "イワタ", address: "精華町光台7-43"}}]);
+    assert.equal(desk.state.current, null); // the household view is closed: the next scan starts clean
+    await desk.checkInWalkIn(holder, [], 42);
+    assert.deepEqual(calls.at(-1).body.person, Object.assign({}, holder, {household_id: 42}));
+    assert.equal(calls.at(-1).body.include_household, true);
+  });
+
+  it("「家族を追加」 without a household on screen does nothing", () => {
+    const {desk, view} = setup({});
+    desk.addToHousehold();
+    assert.equal(view.log.walkIns.length, 0);
   });
 });

@@ -9,7 +9,7 @@ import {CHECKINS, UNDO, checkinOutcome, errorText, householdBody, queueItem, und
 import {fullName} from "./household.js";
 import {parseScan} from "./scan.js";
 import {rosterPath} from "./roster.js";
-import {personFromCard} from "./walkin.js";
+import {personFromCard, walkInBody} from "./walkin.js";
 
 /**
  * @param {object} deps
@@ -98,7 +98,8 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
       // A refused check-in leaves nothing one tap from チェックイン: staff scan again.
       resetScan();
       const error = showError(answer);
-      if (error && error.candidates) view.showCandidates(error.candidates, body);
+      // A family member like someone registered: the answer says which (`member`, "family[1]").
+      if (error && error.candidates) view.showCandidates(error.candidates, body, error.member);
       return null;
     }
     showCounts(answer.data.shelter);
@@ -216,9 +217,24 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
     return submitCheckin(Object.assign({}, body, {client_id: uuid(), confirm_new: true}));
   }
 
-  /** A walk-in typed from the paper evacuee card. */
-  function checkInWalkIn(person) {
-    return submitCheckin({shelter_id: shelterId, client_id: uuid(), person});
+  /**
+   * A walk-in typed from the paper evacuee card, with the family who came with them; with
+   * `householdId`, they join that (scanned) household instead of forming one.
+   */
+  function checkInWalkIn(person, family = [], householdId = null) {
+    return submitCheckin(walkInBody({shelterId, clientId: uuid(), person, family, householdId}));
+  }
+
+  /** 「家族を追加」 on the household on screen: the walk-in form, adding to that household. */
+  function addToHousehold() {
+    const current = state.current;
+    if (!current || !current.household || !current.household.id) return;
+    const holder = current.person;
+    resetScan();
+    view.showWalkInForHousehold({
+      householdId: current.household.id, name: fullName(holder),
+      values: {family_name: holder.family_name, family_name_kana: holder.family_name_kana, address: holder.address},
+    });
   }
 
   /** Link the IC card waiting for its person to this person (from the roster or a search), and check in. */
@@ -329,7 +345,8 @@ export function createDesk({shelterId, api, queue, t, uuid, view, closed = false
   }
 
   return {
-    state, handleScan, closeHousehold, checkInHousehold, chooseCandidate, registerNew, checkInWalkIn, linkIc, cancelLink,
+    state, handleScan, closeHousehold, checkInHousehold, chooseCandidate, registerNew, checkInWalkIn, addToHousehold,
+    linkIc, cancelLink,
     loadRoster, checkout, undo, correctStay, lookUpPerson, searchResidents, flush, tick, showPending, submitCheckin,
   };
 }

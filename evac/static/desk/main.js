@@ -21,7 +21,7 @@ import {
 import {chosenMembers, hideCandidates, hideHousehold, showCandidates, showHousehold, showResidents} from "./view/household.js";
 import {renderReaders, showCode} from "./view/readers.js";
 import {renderPeople, renderRoster, rosterQuery, rosterShown, showLinking} from "./view/roster.js";
-import {prefillWalkIn, setupWalkIn, watchImeOnScan} from "./view/walkin.js";
+import {joinHousehold, prefillWalkIn, setupWalkIn, watchImeOnScan} from "./view/walkin.js";
 import {createWedge} from "./wedge.js";
 
 // The service worker's cache (sw.js): the page adds itself to it for offline reloads.
@@ -136,8 +136,8 @@ function start(root) {
     },
     hideCandidates,
     showResidents: (data) => showResidents(data, {t, onOpen: (person) => desk.lookUpPerson(person.id)}),
-    showCandidates: (candidates, body) => showCandidates(candidates, body, {
-      t, onChoose: (person) => desk.chooseCandidate(person), onRegisterNew: (original) => desk.registerNew(original),
+    showCandidates: (candidates, body, member) => showCandidates(candidates, body, {
+      t, member, onChoose: (person) => desk.chooseCandidate(person), onRegisterNew: (original) => desk.registerNew(original),
     }),
     rosterShown,
     rosterQuery,
@@ -151,6 +151,7 @@ function start(root) {
     renderPeople: (data) => renderPeople(data, {shelterId, t, onLink: (personId) => desk.linkIc(personId)}),
     showLinking,
     showWalkIn: (values) => { showTab("walkin"); prefillWalkIn(values); },
+    showWalkInForHousehold: (joining) => { showTab("walkin"); joinHousehold(joining, t); },
     offerUndo,
     hideUndo,
     enableUndo,
@@ -172,7 +173,8 @@ function start(root) {
   });
   byId("roster-form").addEventListener("submit", (event) => { event.preventDefault(); desk.loadRoster(); });
   TABS.forEach((tab) => byId("tab-" + tab).addEventListener("click", () => showTab(tab)));
-  setupWalkIn({shelterId, t, checkIn: (person) => desk.checkInWalkIn(person)});
+  setupWalkIn({shelterId, t, checkIn: (person, family, householdId) => desk.checkInWalkIn(person, family, householdId)});
+  byId("result-add-member").addEventListener("click", () => desk.addToHousehold());
   watchImeOnScan(scan);
   setupCamera({onCode: (text) => desk.handleScan(text), onUnavailable: () => flash(t("camera_unavailable"), "error")});
 

@@ -13,6 +13,7 @@ export function personFromForm(data) {
     birth_date: value("birth_date"), sex: value("sex"), address: value("address"),
     postal_code: value("postal_code"), phone: value("phone"), nationality: value("nationality"),
     language: value("language"), allergy: value("allergy"), condition_note: value("condition_note"),
+    relationship: value("relationship"),
     needs: data.getAll("needs"), pets: Number(data.get("pets") || 0),
     consent: {
       relatives: data.has("consent_relatives"),
@@ -57,4 +58,42 @@ const HALF_WIDTH_KANA = /[\uff61-\uff9f]/;
 /** A kana field's value with half-width katakana made full-width (NFKC joins ﾀﾞ into ダ); else as typed. */
 export function foldKana(text) {
   return HALF_WIDTH_KANA.test(text) ? text.normalize("NFKC") : text;
+}
+
+/** The family members one walk-in may bring (the check-in's `family`, FAMILY_LIMIT in evac/checkin/schemas.py). */
+export const FAMILY_LIMIT = 19;
+
+// A family member's fields, as the compact block on the walk-in form names them (data-field).
+const MEMBER_TEXT = ["family_name", "given_name", "family_name_kana", "given_name_kana", "relationship",
+                     "birth_date", "sex", "allergy"];
+
+/**
+ * A family member of the check-in's `family` from one member block's values: text trimmed, kana
+ * folded as the holder's is, an empty family name (or its kana) left out so the holder's is used.
+ * @param {{[field: string]: string, needs?: string[]}} values
+ */
+export function memberFromValues(values) {
+  const member = {};
+  MEMBER_TEXT.forEach((field) => {
+    let v = String(values[field] || "").trim();
+    if (field.endsWith("_kana")) v = foldKana(v);
+    if (v) member[field] = v;
+    else if (field === "relationship" || field === "allergy") member[field] = null;
+  });
+  member.needs = Array.from(values.needs || []);
+  return member;
+}
+
+/**
+ * The body of a walk-in check-in: the card holder, their family (if any) and, in "add to this
+ * household" mode, the household they join.
+ * @param {{shelterId: number, clientId: string, person: object, family?: object[], householdId?: number|null}} walkIn
+ */
+export function walkInBody({shelterId, clientId, person, family = [], householdId = null}) {
+  const body = {shelter_id: shelterId, client_id: clientId,
+                person: householdId ? Object.assign({}, person, {household_id: householdId}) : person};
+  if (family.length) body.family = family;
+  // The desk shows the whole household after a family's check-in (or an extended household's).
+  if (family.length || householdId) body.include_household = true;
+  return body;
 }

@@ -47,6 +47,8 @@ export function showHousehold(current, {shelterId, shelterName, lang, t, holdSec
   const list = byId("members");
   list.textContent = "";
   titleWithName(byId("result-title"), t("household_of", {name: "\u0000"}), fullName(current.person));
+  // Only a household can take a walk-in member (a person without one has nobody to join).
+  byId("result-add-member").hidden = !current.household.id;
   current.household.members.forEach((member) => {
     const item = document.createElement("li");
     const label = document.createElement("label");
@@ -111,7 +113,10 @@ export function hideCandidates() {
  * Similar registered people, each with a button to check in as them; for a walk-in (`body`
  * with a `person`) also the button that registers a new person after all.
  */
-export function showCandidates(candidates, body, {t, onChoose, onRegisterNew}) {
+export function showCandidates(candidates, body, {t, onChoose, onRegisterNew, member}) {
+  // Choosing checks in the one chosen: with a family on the form (or for a member, `member`
+  // "family[1]") that would drop the rest. Staff open the registered person's household instead.
+  const choosable = (!member || member === "person") && !(body && body.family && body.family.length);
   const box = byId("candidates");
   box.textContent = "";
   const heading = document.createElement("h2");
@@ -129,7 +134,8 @@ export function showCandidates(candidates, body, {t, onChoose, onRegisterNew}) {
     const text = document.createElement("span");
     text.textContent = fullName(person) + "（" + kanaName(person) + "） " + (person.birth_date || "") + " " +
       (person.address || "");
-    item.append(text, button);
+    item.append(text);
+    if (choosable) item.append(button);
     list.append(item);
   });
   box.append(list);
@@ -137,7 +143,7 @@ export function showCandidates(candidates, body, {t, onChoose, onRegisterNew}) {
     const fresh = document.createElement("button");
     fresh.type = "button";
     fresh.className = "big";
-    fresh.textContent = t("register_new");
+    fresh.textContent = t(choosable ? "register_new" : "register_family_new");
     fresh.addEventListener("click", () => onRegisterNew(body));
     box.append(fresh);
   }
