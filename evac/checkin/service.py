@@ -264,16 +264,16 @@ def _walk_in_values(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     for path, values in entries:
         values["birth_date"] = people.parse_date_field(values["birth_date"], f"{path}.birth_date")
         values["sex"] = people.parse_sex(values["sex"])
-        for key in ("family_name_kana", "given_name_kana"):
-            if values.get(key) and not is_kana(values[key]):
+        for field in ("family_name_kana", "given_name_kana"):
+            if values.get(field) and not is_kana(values[field]):
                 raise ValidationFailed(_("フリガナはカタカナかひらがなで入力してください"),
-                                       fields={f"{path}.{key}": "kana only"})
+                                       fields={f"{path}.{field}": "kana only"})
         # The same person twice on one card (a block added twice) would be two stays of one person.
-        key = (name_key(values["family_name"], values.get("given_name")), values["birth_date"])
-        if key in seen:
+        who = (name_key(values["family_name"], values.get("given_name")), values["birth_date"])
+        if who in seen:
             raise ValidationFailed(_("同じ氏名・生年月日の人が二度入力されています"),
-                                   fields={path: f"the same person as {seen[key]}"})
-        seen[key] = path
+                                   fields={path: f"the same person as {seen[who]}"})
+        seen[who] = path
     return entries
 
 
