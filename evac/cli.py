@@ -1,24 +1,21 @@
 """The `evac` command: a Flask CLI group whose commands are thin wrappers over services.
 
-Refusals (`DomainError`) raised by any command are printed once, here, on stderr without a
-traceback, with exit status 1; a database that cannot be had exits 75 (EX_TEMPFAIL), so a script
-may try again. Commands therefore just raise.
+This module is what `evac --help` loads: the command list and the entry point, without Flask.
+The groups themselves are in `evac.cli_groups`, imported when a command runs.
 """
 
 from __future__ import annotations
 
-import importlib
-from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
-from flask import current_app
-from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
 if TYPE_CHECKING:
     from flask import Flask
 
 EX_TEMPFAIL = 75
+# The group's own line in `evac --help`.
+CLI_HELP = "evac — 避難所受付・避難者情報システム (shelter check-in and evacuee information)."
 
 # Every command of `evac`: name → (module, attribute, the one line `evac --help` shows, as click
 # cuts it in 80 columns). The module is imported only when its command runs, so `evac --help`
@@ -53,112 +50,47 @@ PLUGIN_HELP = {"limiter": "Flask-Limiter maintenance & utility commands",
                "sync": "被災者支援システムへの同期 / roster sync to the cloud..."}
 
 
-def _feature_command(name: str) -> click.Command:
-    module, attribute, _help = COMMANDS[name]
-    assert module is not None
-    command = getattr(importlib.import_module(module), attribute)
-    assert isinstance(command, click.Command)
-    return command
+# The options FlaskGroup gives `evac`, as its --help prints them: `evac --help` lists them
+# without importing Flask (a third of its time). tests/test_startup.py keeps them Flask's own.
+FLASK_OPTION_HELP = (
+    (("-e", "--env-file"), "FILE", "Load environment variables from this file, taking precedence over those set by "
+     "'.env' and '.flaskenv'. Variables set directly in the environment take highest precedence. python-dotenv "
+     "must be installed."),
+    (("-A", "--app"), "IMPORT", "The Flask application or factory function to load, in the form 'module:name'. "
+     "Module can be a dotted import or file path. Name is not required if it is 'app', 'application', "
+     "'create_app', or 'make_app', and can be 'name(args)' to pass arguments."),
+    (("--debug/--no-debug",), None, "Set debug mode."),
+)
 
 
-class _Refusals:
-    """Mixin for click groups: domain refusals become a message and an exit status."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from evac.common.db import DatabaseUnavailable
-        from evac.common.errors import DomainError
-
-        try:
-            return super().invoke(ctx)  # type: ignore[misc]
-        except DomainError as exc:
-            click.echo(str(exc), err=True)
-            ctx.exit(1)
-        except DatabaseUnavailable as exc:
-            click.echo(f"データベースを使えません。しばらくしてからやり直してください / database unavailable ({exc.reason})",
-                       err=True)
-            ctx.exit(EX_TEMPFAIL)
-
-
-class EvacGroup(_Refusals, FlaskGroup):
-    """The `evac` entry point's group: commands are imported one at a time, when asked for."""
-
-    _plugin_entry_points: dict[str, metadata.EntryPoint] | None = None
-
-    def _plugins(self) -> dict[str, metadata.EntryPoint]:
-        if self._plugin_entry_points is None:  # reading every installed package's metadata: once
-            self._plugin_entry_points = {ep.name: ep for ep in metadata.entry_points(group="flask.commands")}
-        return self._plugin_entry_points
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        """Every command's name, without building the app or importing a command."""
-        return sorted(set(COMMANDS) | set(self._plugins()))
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        """The named command, importing only its module (the app's own commands build the app)."""
-        if name in COMMANDS and COMMANDS[name][0] is not None:
-            command = _feature_command(name)
-        elif name in self._plugins() and name not in COMMANDS:
-            command = self._plugins()[name].load()
-        else:
-            return super().get_command(ctx, name)  # the app's own commands: Flask builds the app
-        # As Flask does for the app's commands: the command runs inside the app's context.
-        app = ctx.ensure_object(ScriptInfo).load_app()
-        if not current_app or current_app._get_current_object() is not app:  # type: ignore[attr-defined]
-            ctx.with_resource(app.app_context())
-        assert isinstance(command, click.Command)
-        return command
+class _Listing(click.Group):
+    """`evac --help` as EvacGroup prints it, from COMMANDS, PLUGIN_HELP and FLASK_OPTION_HELP alone."""
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command list of `evac --help`, from COMMANDS and PLUGIN_HELP where they know the line."""
-        rows = []
-        for name in self.list_commands(ctx):
-            line = COMMANDS[name][2] if name in COMMANDS else PLUGIN_HELP.get(name)
-            if line is None:
-                command = self.get_command(ctx, name)
-                if command is None or command.hidden:
-                    continue
-                line = command.get_short_help_str(formatter.width - 6 - max(len(n) for n in COMMANDS))
-            rows.append((name, line))
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
+        lines = {**PLUGIN_HELP, **{name: line for name, (_m, _a, line) in COMMANDS.items()}}
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(lines.items()))
 
 
-class EvacAppGroup(_Refusals, AppGroup):
-    """`app.cli` (also what `flask --app evac …` and the test runner invoke).
-
-    Its feature commands are imported when first asked for, so that building the app (every
-    gunicorn worker) does not import every command's module — Faker through `evac demo` above all.
-    """
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        """The app's own commands and every feature command."""
-        return sorted(set(super().list_commands(ctx)) | {n for n, (m, _a, _h) in COMMANDS.items() if m})
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        """The named command, importing its module the first time."""
-        command = super().get_command(ctx, name)
-        if command is None and name in COMMANDS and COMMANDS[name][0] is not None:
-            command = _feature_command(name)
-            self.add_command(command, name)
-        return command
-
-
-def _create_app() -> Flask:
-    from evac.app import create_app
-
-    return create_app()
-
-
-@click.group(cls=EvacGroup, create_app=_create_app, add_default_commands=False,
-             add_version_option=False, load_dotenv=False)
-def cli() -> None:
-    """evac — 避難所受付・避難者情報システム (shelter check-in and evacuee information)."""
+def quick_help() -> click.Group:
+    """A group that only prints `evac --help`: no Flask, no app, no command module, no package metadata."""
+    params: list[click.Parameter] = []
+    for opts, metavar, text in FLASK_OPTION_HELP:
+        if metavar is None:
+            params.append(click.Option(list(opts), is_flag=True, help=text))
+        else:
+            params.append(click.Option(list(opts), metavar=metavar, help=text))
+    return _Listing("evac", params=params, help=CLI_HELP)
 
 
 def main() -> None:
     """Entry point of the `evac` script: make sure the instance keys exist, then run the command."""
+    import sys
+
+    if sys.argv[1:] == ["--help"]:  # what the group prints by itself, without building anything
+        quick_help().main(["--help"], prog_name="evac")
     from evac import settings
+    from evac.cli_groups import cli
 
     settings.ensure_instance_secrets(settings.instance_path())
     cli.main(prog_name="evac")
@@ -166,6 +98,8 @@ def main() -> None:
 
 def register(app: Flask) -> None:
     """Give the app its CLI group (what `flask --app evac` and tests run); commands load lazily."""
+    from evac.cli_groups import EvacAppGroup
+
     group = EvacAppGroup(app.name)
     for name, command in app.cli.commands.items():  # Flask-Migrate's `db`, registered by its init_app
         group.add_command(command, name)

@@ -34,7 +34,7 @@ LAYERS: list[set[str]] = [
     {"desk"},
     {"demo"},
     {"web"},
-    {"app", "cli", "models", "__init__", "__main__"},
+    {"app", "cli", "cli_groups", "models", "__init__", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 

@@ -16,7 +16,8 @@ import pytest
 
 from evac.cli import COMMANDS, PLUGIN_HELP
 
-HEAVY = ("reportlab", "faker", "alembic", "sqlalchemy", "argon2", "evac.app", "evac.extensions", "sync")
+HEAVY = ("reportlab", "faker", "alembic", "sqlalchemy", "argon2", "evac.app", "evac.extensions", "sync",
+         "flask", "werkzeug", "jinja2", "evac.cli_groups")
 
 PROBE = """
 import json, sys
@@ -44,6 +45,20 @@ def test_help_imports_no_heavy_module() -> None:
     # …and still lists every command, the sync plugin's included.
     for name in (*COMMANDS, *PLUGIN_HELP):
         assert f"\n  {name} " in text
+
+
+def test_the_quick_help_is_what_the_flask_group_prints(app) -> None:
+    """`evac --help` is printed without Flask: it must say exactly what the real group says."""
+    from click.testing import CliRunner
+
+    from evac.cli import quick_help
+    from evac.cli_groups import cli
+
+    real = CliRunner().invoke(cli, ["--help"], prog_name="evac")
+    quick = CliRunner().invoke(quick_help(), ["--help"], prog_name="evac")
+    assert real.exit_code == quick.exit_code == 0
+    assert "--env-file" in real.output and "import-residents" in real.output
+    assert quick.output == real.output
 
 
 def test_help_lines_are_the_commands_own(app) -> None:
