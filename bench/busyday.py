@@ -35,20 +35,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.pgdb import postgres_bench_url  # noqa: E402
+from bench.town import build_town, free_port  # noqa: E402
 
 PG_SERVER = os.environ.get("EVAC_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "evac_bench_busyday"
 CARD_KEY = "bench-card-key"
 HOUSEHOLD = 3
 SHELTERS = 3
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def prepare(url: str, instance: Path, desks: int, households_per_desk: int) -> dict[str, Any]:
@@ -59,42 +52,16 @@ def prepare(url: str, instance: Path, desks: int, households_per_desk: int) -> d
     from evac.accounts import service as accounts
     from evac.accounts.models import Role
     from evac.cards import tokens
-    from evac.cards.models import Card
-    from evac.common.db import WRITE, now_utc, unit
     from evac.extensions import db
     from evac.hq import incidents
-    from evac.people.models import Household, Person
-    from evac.shelters.models import Shelter
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "CARD_KEY": CARD_KEY, "SECRET_KEY": "bench",
                       "EVAC_SECRETS_PERSISTENT": True, "EVAC_AUDIT_JOURNAL_DIR": str(instance / "audit-journal")})
     with app.app_context():
         upgrade()
-        now = now_utc()
-        with unit(WRITE):
-            db.session.execute(sa.insert(Shelter), [
-                {"code": f"BD{i}", "name": f"ベンチ避難所{i}", "kind": "evacuation", "hazards": [], "status": "open",
-                 "capacity": 100000, "source": "bench", "created_at": now, "updated_at": now}
-                for i in range(SHELTERS)])
-            total = desks * households_per_desk
-            db.session.execute(sa.insert(Household), [
-                {"number": f"BD-{h:06d}", "district": "ベンチ", "created_at": now} for h in range(total)])
-        with unit(WRITE):
-            shelter_ids = list(db.session.scalars(sa.select(Shelter.id).order_by(Shelter.id)))
-            household_ids = list(db.session.scalars(sa.select(Household.id).order_by(Household.id)))
-            db.session.execute(sa.insert(Person), [
-                {"household_id": hid, "family_name": "計測", "given_name": f"{hid}-{m}", "family_name_kana": "ケイソク",
-                 "given_name_kana": "テスト", "name_key": f"計測{hid}-{m}", "kana_key": "ケイソクテスト", "sex": "other",
-                 "source": "demo", "needs": m % 3, "pets": 0, "consent_relatives": False,
-                 "consent_acquaintances": False, "consent_public": False, "created_at": now, "updated_at": now}
-                for hid in household_ids for m in range(HOUSEHOLD)])
-        with unit(WRITE):
-            members: dict[int, list[int]] = defaultdict(list)
-            for pid, hid in db.session.execute(sa.select(Person.id, Person.household_id).order_by(Person.id)):
-                members[hid].append(pid)
-            heads = [members[h][0] for h in household_ids]
-            db.session.execute(sa.insert(Card), [{"person_id": pid, "serial": 5000 + pid, "issued_at": now}
-                                                 for pid in heads])
+        town = build_town("BD", shelters=SHELTERS, households=desks * households_per_desk, per_household=HOUSEHOLD,
+                          capacity=100000, serial_base=5000, cards_for_heads_only=True)
+        shelter_ids, household_ids, members = town.shelter_ids, town.household_ids, town.members
         plan = []
         for d in range(desks):
             shelter_id = shelter_ids[d % SHELTERS]

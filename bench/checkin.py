@@ -21,7 +21,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,9 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.town import build_town, free_port  # noqa: E402
+
 PG_SERVER = os.environ.get("EVAC_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "evac_bench_checkin"
 CARD_KEY = "bench-card-key"
@@ -53,12 +55,6 @@ ceiling_counter = sa.Table("bench_ceiling_counter", CEILING, sa.Column("shelter_
                            sa.Column("n", sa.Integer, nullable=False))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def prepare(url: str, households: int) -> dict[str, Any]:
     """Schema, an open incident, three open shelters, households of 4 with QR cards, a staff token."""
     from flask_migrate import upgrade
@@ -67,12 +63,8 @@ def prepare(url: str, households: int) -> dict[str, Any]:
     from evac.accounts import service as accounts
     from evac.accounts.models import Role
     from evac.cards import tokens
-    from evac.cards.models import Card
-    from evac.common.db import WRITE, now_utc, unit
     from evac.extensions import db
     from evac.hq import incidents
-    from evac.people.models import Household, Person
-    from evac.shelters.models import Shelter
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "CARD_KEY": CARD_KEY, "SECRET_KEY": "bench",
                       "EVAC_SECRETS_PERSISTENT": True})
@@ -81,29 +73,9 @@ def prepare(url: str, households: int) -> dict[str, Any]:
         CEILING.create_all(db.engine)
         with db.engine.begin() as conn:
             conn.execute(sa.insert(ceiling_counter), [{"shelter_id": i, "n": 0} for i in range(1, SHELTERS + 1)])
-        now = now_utc()
-        with unit(WRITE):
-            db.session.execute(sa.insert(Shelter), [
-                {"code": f"B{i}", "name": f"ベンチ避難所{i}", "kind": "evacuation", "hazards": [], "status": "open",
-                 "capacity": 1_000_000, "source": "bench", "created_at": now, "updated_at": now}
-                for i in range(SHELTERS)])
-            db.session.execute(sa.insert(Household), [
-                {"number": f"B-{h:07d}", "district": "ベンチ", "created_at": now} for h in range(households)])
-        with unit(WRITE):
-            household_ids = list(db.session.scalars(sa.select(Household.id).order_by(Household.id)))
-            db.session.execute(sa.insert(Person), [
-                {"household_id": hid, "family_name": "計測", "given_name": f"{hid}-{m}", "family_name_kana": "ケイソク",
-                 "given_name_kana": "テスト", "name_key": f"計測{hid}-{m}", "kana_key": "ケイソクテスト", "sex": "other",
-                 "source": "demo", "needs": m % 3, "pets": 0, "consent_relatives": False,
-                 "consent_acquaintances": False, "consent_public": False, "created_at": now, "updated_at": now}
-                for hid in household_ids for m in range(HOUSEHOLD)])
-        with unit(WRITE):
-            members: dict[int, list[int]] = defaultdict(list)
-            for pid, hid in db.session.execute(sa.select(Person.id, Person.household_id).order_by(Person.id)):
-                members[hid].append(pid)
-            db.session.execute(sa.insert(Card), [{"person_id": pid, "serial": 1000 + pid, "issued_at": now}
-                                                 for hid in household_ids for pid in members[hid]])
-            shelter_ids = list(db.session.scalars(sa.select(Shelter.id).order_by(Shelter.id)))
+        town = build_town("B", shelters=SHELTERS, households=households, per_household=HOUSEHOLD,
+                          capacity=1_000_000, serial_base=1000)
+        shelter_ids, household_ids, members = town.shelter_ids, town.household_ids, town.members
         incidents.open_incident(None, "ベンチ災害", "disaster")
         accounts.create_account("desk", role=Role.STAFF, password="bench-password", shelter_ids=shelter_ids)
         token = accounts.issue_token("desk")
