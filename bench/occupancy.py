@@ -16,6 +16,7 @@ postgresql://postgres@127.0.0.1:5432/test) is used only to create a database of 
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import json
 import os
@@ -140,20 +141,23 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def timed_requests(client: Any, path: str, headers: dict[str, str], count: int,
-                   before: Callable[[], dict[str, str]] | None = None, status: int = 200) -> tuple[list[float], int]:
+                   before: Callable[[], dict[str, str]] | None = None, status: int = 200,
+                   query: Callable[[], dict[str, str]] | None = None) -> tuple[list[float], int]:
     """Milliseconds per request (after two warm-ups) and the bytes of the last answer's body.
 
     `before` runs untimed before each request and returns extra headers for it (a change to the
-    data and the ETag of the last answer, for the conditional polls).
+    data and the ETag of the last answer, for the conditional polls); `query`, after it, the
+    query string (the `since` of a delta poll).
     """
     size = 0
     for _ in range(2):
-        client.get(path, headers={**headers, **(before() if before else {})})
+        client.get(path, headers={**headers, **(before() if before else {})}, query_string=query() if query else None)
     times = []
     for _ in range(count):
         sent = {**headers, **(before() if before else {})}
+        args = query() if query else None
         start = time.perf_counter()
-        response = client.get(path, headers=sent)
+        response = client.get(path, headers=sent, query_string=args)
         times.append((time.perf_counter() - start) * 1000)
         assert response.status_code == status, (response.status_code, status)
         size = len(response.data)
@@ -183,7 +187,12 @@ def poll_kinds(client: Any, headers: dict[str, str], requests: int, shelter_ids:
     def remember() -> str:
         answer = client.get("/api/v1/occupancy", headers=gzip_headers)
         last["etag"] = answer.headers["ETag"]
+        last["since"] = json.loads(gzip.decompress(answer.data) if answer.headers.get("Content-Encoding") == "gzip"
+                                   else answer.data)["generated_at"]
         return last["etag"]
+
+    def since() -> dict[str, str]:
+        return {"since": last["since"]}
 
     def changed() -> dict[str, str]:
         etag = last.get("etag") or remember()
@@ -201,17 +210,18 @@ def poll_kinds(client: Any, headers: dict[str, str], requests: int, shelter_ids:
         return {"If-None-Match": last.get("etag") or remember()}
 
     kinds: dict[str, Any] = {}
-    for name, extra, before, status in (
-        ("baseline: plain 200, no ETag, no gzip", headers, None, 200),
-        ("changed, plain 200 (no ETag, no gzip)", headers, changed_plain, 200),
-        ("changed poll: If-None-Match, gzip", gzip_headers, changed, 200),
-        ("unchanged poll: If-None-Match -> 304", gzip_headers, unchanged, 304),
+    for name, extra, before, status, query in (
+        ("baseline: plain 200, no ETag, no gzip", headers, None, 200, None),
+        ("changed, plain 200 (no ETag, no gzip)", headers, changed_plain, 200, None),
+        ("changed poll: If-None-Match, gzip", gzip_headers, changed, 200, None),
+        ("changed delta poll: since=, gzip", gzip_headers, changed, 200, since),
+        ("unchanged poll: If-None-Match -> 304", gzip_headers, unchanged, 304, None),
     ):
         p95s, p50s = [], []
         size = 0
         for _ in range(REPEATS):
             last.clear()
-            times, size = timed_requests(client, "/api/v1/occupancy", extra, requests, before, status)
+            times, size = timed_requests(client, "/api/v1/occupancy", extra, requests, before, status, query)
             p95s.append(_percentile(times, 0.95))
             p50s.append(statistics.median(times))
         kinds[name] = {"p95": p95s, "p50": p50s, "bytes": size}

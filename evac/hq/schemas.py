@@ -54,12 +54,27 @@ class ShelterOccupancyOut(Schema):
     updated_at = fields.String(metadata={"description": "last change of the counts or of the shelter"})
 
 
+class OccupancyArgs(Schema):
+    """Query of GET /api/v1/occupancy: `since` asks for a delta."""
+
+    since = fields.AwareDateTime(load_default=None, metadata={
+        "description": "the generated_at of your last answer: only the shelters changed since then (and a minute "
+                       "before), with the ids of those closed since; totals in full. ISO 8601 with a UTC offset."})
+
+
 class OccupancyOut(Schema):
     """GET /api/v1/occupancy."""
 
-    generated_at = fields.String()
+    generated_at = fields.String(metadata={"description": "when this answer was made (the server's clock): the "
+                                                          "`since` of the next delta poll"})
+    incident_id = fields.Integer(allow_none=True, metadata={
+        "description": "the open incident; when it differs from your last answer's, ask again without `since`"})
     totals = fields.Nested(TotalsOut)
-    shelters = fields.List(fields.Nested(ShelterOccupancyOut))
+    shelters = fields.List(fields.Nested(ShelterOccupancyOut), metadata={
+        "description": "every open or full shelter; in a delta, those changed since `since`"})
+    delta = fields.Boolean(metadata={"description": "true when the answer is a delta (`since` given)"})
+    since = fields.String(metadata={"description": "the `since` this delta answers"})
+    closed_ids = fields.List(fields.Integer(), metadata={"description": "in a delta: shelters closed since `since`"})
 
 
 class TrendArgs(Schema):

@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select
 from evac.common.db import now_utc, read_only
 from evac.common.textnorm import kana_key
 from evac.extensions import db
+from evac.incidents import service as incidents
 from evac.outbox.models import BatchStatus, OutboxEvent, SyncBatch, SyncConnector
 from evac.shelters.models import Shelter, ShelterStatus
 from evac.shelters.service import get_shelter, reading_order
@@ -138,9 +139,32 @@ def _number(value: float | None) -> str:
     return "null" if value is None or not math.isfinite(value) else repr(value)
 
 
+# How far before a delta poll's `since` changes are sent again: a change is stamped by its
+# application server's clock before its transaction commits, so one stamped a little before the
+# last answer may have become visible only after it. Sending a minute again costs a few rows.
+DELTA_OVERLAP = timedelta(seconds=60)
+
+
+def _driver_time(value: datetime, dialect: str) -> Any:
+    """`value` as the driver hands stored timestamps back, so raw rows compare with it."""
+    if dialect == "sqlite":  # evac's stored text: naive UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``
+        return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+def _closed_since(cutoff: datetime) -> list[int]:
+    return list(db.session.scalars(select(Shelter.id).where(
+        Shelter.status == ShelterStatus.CLOSED, Shelter.updated_at >= cutoff).order_by(Shelter.id)))
+
+
 @read_only
-def occupancy_summary_json() -> str:
+def occupancy_summary_json(since: datetime | None = None) -> str:
     """Totals and one entry per open or full shelter, as the JSON text of GET /api/v1/occupancy.
+
+    With `since` (the `generated_at` of the caller's last answer) it is a delta: the totals in
+    full, but only the shelters changed since then (less `DELTA_OVERLAP`) and the ids of those
+    closed since (`closed_ids`); the caller keeps the rest from its last answer. A delta over
+    another incident than the caller's last answer is theirs to notice (`incident_id`).
 
     One query over the partial index of open shelters, joined to the counters by primary key,
     read through the driver and written out as JSON row by row: with 2,500 open shelters this is
@@ -148,11 +172,13 @@ def occupancy_summary_json() -> str:
     personal data: nothing to audit.
     """
     rows = _summary_rows()
+    cutoff = None if since is None else _driver_time(since - DELTA_OVERLAP, db.session.connection().dialect.name)
     need_totals = [0] * len(NEED_KEYS)
     occupancy_total = households_total = at_home_total = in_car_total = pets_total = 0
     capacity_total = capacity_unknown = near_full = full = 0
     parts: list[str] = []
     append = parts.append
+    shown = 0
     for (sid, code, name, kana, status, capacity, mcode, mname, lat, lon, shelter_updated,
          occupancy, households, at_home, in_car, pets, *rest) in rows:
         tally_updated = rest[-1]
@@ -165,16 +191,18 @@ def occupancy_summary_json() -> str:
                 need_totals[i] += n
         ratio = occupancy / capacity if capacity else None
         last_change = tally_updated if tally_updated and tally_updated > shelter_updated else shelter_updated
-        append(
-            f'{{"id":{sid},"code":{_text(code)},"name":{_text(name)},"name_kana":{_text(kana)},'
-            f'"status":{_text(status)},'
-            f'"municipality_code":{_text(mcode)},"municipality_name":{_text(mname)},'
-            f'"lat":{_number(lat)},"lon":{_number(lon)},"capacity":{_number(capacity)},'
-            f'"occupancy":{occupancy},"households":{households},"at_home":{at_home},"in_car":{in_car},'
-            f'"pets":{pets},"needs":{_NEEDS_JSON % needs},'
-            f'"fill":{"null" if ratio is None else repr(round(ratio, 4))},'
-            f'"last_stay_change":{_text(_raw_iso(tally_updated))},"updated_at":{_text(_raw_iso(last_change))}}}'
-        )
+        shown += 1
+        if cutoff is None or last_change >= cutoff:
+            append(
+                f'{{"id":{sid},"code":{_text(code)},"name":{_text(name)},"name_kana":{_text(kana)},'
+                f'"status":{_text(status)},'
+                f'"municipality_code":{_text(mcode)},"municipality_name":{_text(mname)},'
+                f'"lat":{_number(lat)},"lon":{_number(lon)},"capacity":{_number(capacity)},'
+                f'"occupancy":{occupancy},"households":{households},"at_home":{at_home},"in_car":{in_car},'
+                f'"pets":{pets},"needs":{_NEEDS_JSON % needs},'
+                f'"fill":{"null" if ratio is None else repr(round(ratio, 4))},'
+                f'"last_stay_change":{_text(_raw_iso(tally_updated))},"updated_at":{_text(_raw_iso(last_change))}}}'
+            )
         occupancy_total += occupancy
         households_total += households
         at_home_total += at_home
@@ -189,14 +217,18 @@ def occupancy_summary_json() -> str:
         elif ratio is not None and ratio >= NEAR_FULL:
             near_full += 1
     totals = {
-        "open_shelters": len(parts), "occupancy": occupancy_total, "households": households_total,
+        "open_shelters": shown, "occupancy": occupancy_total, "households": households_total,
         "capacity": capacity_total, "capacity_unknown": capacity_unknown, "at_home": at_home_total,
         "in_car": in_car_total, "pets": pets_total, "near_full": near_full, "full": full,
         "needs": dict(zip(NEED_KEYS, need_totals, strict=True)),
     }
-    head = json.dumps({"generated_at": now_utc().isoformat(), "totals": totals}, ensure_ascii=False,
-                      separators=(",", ":"))
-    return head[:-1] + ',"shelters":[' + ",".join(parts) + "]}"
+    incident = incidents.current()
+    head: dict[str, Any] = {"generated_at": now_utc().isoformat(), "incident_id": incident.id if incident else None,
+                            "totals": totals}
+    if since is not None:
+        head.update(delta=True, since=since.isoformat(), closed_ids=_closed_since(since - DELTA_OVERLAP))
+    head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+    return head_json[:-1] + ',"shelters":[' + ",".join(parts) + "]}"
 
 
 def _hours(now: datetime, hours: int) -> list[datetime]:

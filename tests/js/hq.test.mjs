@@ -250,6 +250,49 @@ describe("conditional polling (ETag, 304)", () => {
     assert.deepEqual(sent.map((s) => s.ifNoneMatch), [null, 'W/"occupancy-hq-1"', 'W/"occupancy-hq-1"', 'W/"occupancy-hq-2"']);
   });
 
+  it("asks for the changes since its last answer and merges them into it", async () => {
+    const full = {generated_at: "2026-12-03T03:00:00+00:00", incident_id: 4, totals: {open_shelters: 3},
+      shelters: [{id: 1, occupancy: 5}, {id: 2, occupancy: 7}, {id: 3, occupancy: 0}]};
+    const change = {delta: true, since: full.generated_at, generated_at: "2026-12-03T03:00:15+00:00", incident_id: 4,
+      totals: {open_shelters: 3}, closed_ids: [3], shelters: [{id: 2, occupancy: 9}, {id: 8, occupancy: 1}]};
+    const {fetch, sent} = fakeFetch([
+      {status: 200, headers: {ETag: 'W/"a"'}, body: full},
+      {status: 200, headers: {ETag: 'W/"b"'}, body: change},
+      {status: 304},
+    ]);
+    const load = createConditionalGet({path: "/api/v1/occupancy", fetch, delta: true});
+    await load();
+    const merged = await load();
+    assert.deepEqual(merged.data, {generated_at: change.generated_at, incident_id: 4, totals: change.totals,
+      shelters: [{id: 1, occupancy: 5}, {id: 2, occupancy: 9}, {id: 8, occupancy: 1}]});
+    await load();
+    assert.deepEqual(sent.map((s) => s.path), ["/api/v1/occupancy",
+      "/api/v1/occupancy?since=2026-12-03T03%3A00%3A00%2B00%3A00", "/api/v1/occupancy?since=2026-12-03T03%3A00%3A15%2B00%3A00"]);
+    assert.deepEqual(sent.map((s) => s.ifNoneMatch), [null, 'W/"a"', 'W/"b"']);
+  });
+
+  it("starts again from a full answer when the incident changed or the count does not add up", async () => {
+    const full = {generated_at: "T0", incident_id: 4, totals: {open_shelters: 1}, shelters: [{id: 1}]};
+    const otherIncident = {delta: true, generated_at: "T1", incident_id: 5, totals: {open_shelters: 1}, closed_ids: [],
+      shelters: []};
+    const fresh = {generated_at: "T2", incident_id: 5, totals: {open_shelters: 0}, shelters: []};
+    const missing = {delta: true, generated_at: "T3", incident_id: 5, totals: {open_shelters: 2}, closed_ids: [],
+      shelters: [{id: 7}]};
+    const again = {generated_at: "T4", incident_id: 5, totals: {open_shelters: 2}, shelters: [{id: 7}, {id: 9}]};
+    const {fetch, sent} = fakeFetch([
+      {status: 200, headers: {ETag: "a"}, body: full}, {status: 200, headers: {ETag: "b"}, body: otherIncident},
+      {status: 200, headers: {ETag: "c"}, body: fresh}, {status: 200, headers: {ETag: "d"}, body: missing},
+      {status: 200, headers: {ETag: "e"}, body: again},
+    ]);
+    const load = createConditionalGet({path: "/api/v1/occupancy", fetch, delta: true});
+    await load();
+    assert.deepEqual((await load()).data, fresh);
+    assert.deepEqual((await load()).data, again);
+    assert.deepEqual(sent.map((s) => [s.path, s.ifNoneMatch]), [
+      ["/api/v1/occupancy", null], ["/api/v1/occupancy?since=T0", "a"], ["/api/v1/occupancy", null],
+      ["/api/v1/occupancy?since=T2", "c"], ["/api/v1/occupancy", null]]);
+  });
+
   it("keeps the last good ETag through a failure and a 503", async () => {
     const {fetch, sent} = fakeFetch([
       {status: 200, headers: {ETag: 'W/"a"'}, body: {shelters: []}},

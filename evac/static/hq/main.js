@@ -207,7 +207,7 @@ function start(root) {
   }
 
   const poller = createPoller({
-    load: createConditionalGet({path: "/api/v1/occupancy"}), onAnswer: onOccupancy, intervalMs: config.refreshSeconds * 1000,
+    load: createConditionalGet({path: "/api/v1/occupancy", delta: true}), onAnswer: onOccupancy, intervalMs: config.refreshSeconds * 1000,
   });
 
   byId("pause").addEventListener("click", () => {
