@@ -14,11 +14,12 @@ from __future__ import annotations
 import random
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO
 
 from PIL import Image, ImageChops, ImageEnhance, ImageFilter
 
@@ -101,15 +102,24 @@ def frame(payload: str, shot: Shot, *, seed: int = 0) -> Image.Image:
     # Hands are not steady: the QR lands a little off the centre, differently in every frame.
     target = (FRAME_SIZE[0] / 2 + rng.uniform(-40, 40), FRAME_SIZE[1] / 2 + rng.uniform(-25, 25))
     picture.paste(rotated, (round(target[0] - qx), round(target[1] - qy)), rotated)
-    if shot.light == "dim":
+    return _light(picture, shot.light)
+
+
+def empty_frame(*, seed: int = 0, light: str = "normal") -> Image.Image:
+    """The desk with no card in view: what the camera sees while nobody holds one up."""
+    return _light(_background(random.Random(f"{seed}-empty")), light)
+
+
+def _light(picture: Image.Image, light: str) -> Image.Image:
+    if light == "dim":
         # An evening gym hall: little light, so low contrast and a raised black level.
         picture = ImageEnhance.Brightness(ImageEnhance.Contrast(picture).enhance(0.45)).enhance(0.55)
-    elif shot.light == "blur":
+    elif light == "blur":
         # The camera focused on the desk behind the card.
         picture = picture.filter(ImageFilter.GaussianBlur(1.6))
-    elif shot.light != "normal":
-        raise ValueError(f"unknown light {shot.light!r}: one of {', '.join(LIGHTS)}")
-    noise = Image.effect_noise(FRAME_SIZE, 10 if shot.light == "dim" else 5).convert("RGB")
+    elif light != "normal":
+        raise ValueError(f"unknown light {light!r}: one of {', '.join(LIGHTS)}")
+    noise = Image.effect_noise(FRAME_SIZE, 10 if light == "dim" else 5).convert("RGB")
     # Sensor noise around mid-grey: added and centred, so the mean brightness stays.
     return ImageChops.add(picture, noise, scale=1.0, offset=-128)
 
