@@ -1,43 +1,56 @@
-/* Decode the frames bench/camera_decoders.py wrote with the two vendored decoders the desk page
- * can use — ZXing-C++ (zxing-wasm) and jsQR — and print read rate and milliseconds per frame.
- * Both get the same RGBA pixels and the options the desk's camera worker uses.
+/* Decode the frames bench/camera_decoders.py wrote with what the desk page can use — its camera
+ * worker (evac/static/desk/camera-worker.js, run here as is), and the two vendored decoders on
+ * their own, ZXing-C++ (zxing-wasm) and jsQR — and print read rate and milliseconds per frame.
+ * All get the same RGBA pixels and the options the worker uses.
  *
  *   node bench/camera_decoders.mjs DIR   (DIR holds manifest.json and the .rgba frames)
  */
 
 import {readFileSync} from "node:fs";
 import {join, dirname} from "node:path";
-import {fileURLToPath} from "node:url";
+import {fileURLToPath, pathToFileURL} from "node:url";
 import {performance} from "node:perf_hooks";
 import vm from "node:vm";
 
-const VENDOR = join(dirname(fileURLToPath(import.meta.url)), "..", "evac", "static", "vendor");
+const STATIC = join(dirname(fileURLToPath(import.meta.url)), "..", "evac", "static");
+const WORKER_URL = pathToFileURL(join(STATIC, "desk", "camera-worker.js")).href;
 
-// The worker loads both files with importScripts, as classic scripts: run them so here too.
-const worker = {console, setTimeout, clearTimeout, WebAssembly, TextDecoder, TextEncoder, URL, performance};
-worker.self = worker;
-vm.createContext(worker);
-for (const file of ["jsqr/jsQR.js", "zxing-wasm/zxing_reader.js"]) {
-  vm.runInContext(readFileSync(join(VENDOR, file), "utf8"), worker, {filename: file});
-}
-vm.runInContext("self.ZXingWASM = ZXingWASM;", worker);
-const {jsQR, ZXingWASM: ZXing} = worker;
-await ZXing.prepareZXingModule({
-  overrides: {wasmBinary: readFileSync(join(VENDOR, "zxing-wasm", "zxing_reader.wasm")), locateFile: (path) => path},
-  fireImmediately: true,
+// The desk's own worker script, run here as the browser runs it: a classic script with
+// importScripts, a message handler and postMessage, fetching the .wasm beside zxing_reader.js.
+// It runs in this process's own global scope (a vm context would make its pixel loops ~50× slower).
+const replies = [];
+const worker = globalThis;
+Object.assign(worker, {
+  self: worker,
+  location: {href: WORKER_URL},
+  importScripts: (url) => vm.runInThisContext(readFileSync(fileURLToPath(url), "utf8"), {filename: url}),
+  fetch: async (url) => new Response(readFileSync(fileURLToPath(String(url))), {headers: {"content-type": "application/wasm"}}),
+  addEventListener: (type, handler) => { if (type === "message") worker.onmessage = handler; },
+  postMessage: (message) => { const reply = replies.shift(); if (reply) reply(message); },
 });
+vm.runInThisContext(readFileSync(fileURLToPath(WORKER_URL), "utf8"), {filename: WORKER_URL});
+const ask = () => new Promise((resolve) => replies.push(resolve));
+const ready = await ask();
+if (ready.decoder !== "zxing-wasm") throw new Error(`the worker loaded ${ready.decoder}, not zxing-wasm`);
+// The same options and loaded module the worker uses, for the decoders on their own.
+const ZXING_OPTIONS = vm.runInThisContext("ZXING_OPTIONS");
+const JSQR_OPTIONS = vm.runInThisContext("JSQR_OPTIONS");
+worker.importScripts(new URL("../vendor/jsqr/jsQR.js", WORKER_URL).href);
 
-// Keep in step with evac/static/desk/camera-worker.js.
-const ZXING_OPTIONS = {formats: ["QRCode"], tryHarder: true, tryRotate: false, tryInvert: false, maxNumberOfSymbols: 1};
-const JSQR_OPTIONS = {inversionAttempts: "dontInvert"};
-
+let frameId = 0;
 const decoders = {
+  // What the desk page gets: ZXing on the frame, then on the frame sharpened.
+  "desk worker": async (image) => {
+    const reply = ask();
+    worker.onmessage({data: {id: ++frameId, image}});
+    return (await reply).text;
+  },
   "zxing-wasm": async (image) => {
-    const results = await ZXing.readBarcodes(image, ZXING_OPTIONS);
+    const results = await worker.ZXingWASM.readBarcodes(image, ZXING_OPTIONS);
     return results.length && results[0].isValid ? results[0].text : null;
   },
   jsQR: async (image) => {
-    const code = jsQR(image.data, image.width, image.height, JSQR_OPTIONS);
+    const code = worker.jsQR(image.data, image.width, image.height, JSQR_OPTIONS);
     return code ? code.data : null;
   },
 };

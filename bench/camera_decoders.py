@@ -1,10 +1,12 @@
-"""Which QR decoder reads a card held up to a tablet's camera: zxing-wasm or jsQR, same frames.
+"""Which QR decoder reads a card held up to a tablet's camera: zxing-wasm or jsQR, same frames,
+and how the desk's camera worker (ZXing, then ZXing on the frame sharpened) does on them.
 
 Renders the evac card (bench/camera_frames.py) with its QR symbol 95, 120 and 160 px across in a
 1280 × 720 frame, tilted 0°, 5° and 12°, in normal light, dim light and out of focus, a few frames
 each (the card lands a little off-centre, the noise differs), and hands them to
-bench/camera_decoders.mjs, which decodes each frame with both vendored decoders and prints the
-read rate and milliseconds per frame. Two inputs per frame:
+bench/camera_decoders.mjs, which decodes each frame with the desk's worker script itself and with
+both vendored decoders on their own, and prints the read rate and milliseconds per frame. Two
+inputs per frame:
 
 * ``crop``: what the desk page sends its worker, the central 60 % scaled to at most 640 px;
 * ``full``: the whole 1280 × 720 frame, as the page decoded before (one frame per 95 px shot

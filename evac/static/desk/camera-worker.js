@@ -43,6 +43,53 @@ function loadJsqr() {
   };
 }
 
+/**
+ * The picture in grey with its edges sharpened (an unsharp mask: the picture plus 1.5 × its
+ * difference from a 5 × 5 box blur). An out-of-focus card whose modules have run into each other
+ * reads again: bench/camera_decoders.py, a 95 px card blurred by 1.6 px, 0 of 9 frames plain and
+ * 8 of 9 sharpened.
+ * @param {{data: Uint8ClampedArray, width: number, height: number}} image RGBA
+ * @returns {{data: Uint8ClampedArray, width: number, height: number}}
+ */
+function sharpened(image) {
+  const {width, height, data} = image;
+  const count = width * height;
+  const grey = new Float32Array(count);
+  for (let i = 0; i < count; i++) grey[i] = 0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2];
+  const across = new Float32Array(count);
+  const blurred = new Float32Array(count);
+  const R = 2;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      let sum = 0, n = 0;
+      for (let k = Math.max(0, x - R); k <= Math.min(width - 1, x + R); k++) { sum += grey[row + k]; n++; }
+      across[row + x] = sum / n;
+    }
+  }
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let sum = 0, n = 0;
+      for (let k = Math.max(0, y - R); k <= Math.min(height - 1, y + R); k++) { sum += across[k * width + x]; n++; }
+      blurred[y * width + x] = sum / n;
+    }
+  }
+  const out = new Uint8ClampedArray(count * 4);
+  for (let i = 0; i < count; i++) {
+    const value = grey[i] + 1.5 * (grey[i] - blurred[i]);
+    out[4 * i] = out[4 * i + 1] = out[4 * i + 2] = value;
+    out[4 * i + 3] = 255;
+  }
+  return {data: out, width, height};
+}
+
+/** The frame as it came, then (ZXing only: jsQR is too slow for two goes) sharpened. */
+async function readFrame(decoder, image) {
+  const text = await decoder.decode(image);
+  if (text || decoder.name !== "zxing-wasm") return text;
+  return decoder.decode(sharpened(image));
+}
+
 const ready = new Promise((resolve) => resolve(loadZxing()))
   .then((decode) => ({name: "zxing-wasm", decode}))
   .catch(() => ({name: "jsQR", decode: loadJsqr()}))
@@ -57,7 +104,7 @@ self.addEventListener("message", async (event) => {
   const start = performance.now();
   let text = null;
   try {
-    text = await decoder.decode(image);
+    text = await readFrame(decoder, image);
   } catch (err) {
     text = null; // a frame the decoder chokes on is a frame without a code; the next one comes
   }
