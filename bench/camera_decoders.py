@@ -10,11 +10,11 @@ inputs per frame:
 
 * ``crop``: what the desk page sends its worker, the central 60 % scaled to at most 640 px;
 * ``full``: the whole 1280 × 720 frame, as the page decoded before (one frame per 95 px shot
-  only: jsQR spends 2–7 s on a full frame it cannot read).
+  only: jsQR spends 0.4–2.6 s on a full frame it cannot read).
 
     .venv/bin/python -m bench.camera_decoders [--frames 3]
 
-Takes about two minutes on one core. Node runs the decoders: the page's own decoder code, not a
+Takes a minute or two on one core. Node runs the decoders: the page's own decoder code, not a
 Python port of it.
 """
 

@@ -6,7 +6,7 @@
  *
  * Before, jsQR read every animation frame at full camera size on the main thread: a card at a
  * realistic distance (its QR ~95 px in 1280 × 720) was never read and each unread frame froze the
- * page for 0.5–5 s (bench/camera_decoders.py).
+ * page for 0.4–2.6 s (bench/camera_decoders.py).
  *
  * One tap on カメラ starts, a second stops; a code read stops the camera and is handed on as a
  * scan, the same path as a scanner's line. After TIMEOUT_MS without a read the camera stops and
@@ -20,7 +20,7 @@ import {byId} from "../../js/dom.js";
 
 // The share of the picture's width and height the aiming frame covers (desk.css: .camera-aim).
 export const CROP = 0.6;
-// Longest side handed to the decoder: a 95 px QR keeps ~2.6 px a module, a frame decodes in ~10 ms.
+// Longest side handed to the decoder: a 95 px QR keeps ~2.7 px a module, a frame decodes in a few ms.
 export const MAX_SIDE = 640;
 const FRAME_INTERVAL_MS = 100;
 export const TIMEOUT_MS = 20000;
