@@ -112,6 +112,10 @@ def test_no_card_in_view_times_out_with_hints_and_try_again(browser: Any, live_s
             assert abs(size[2] / size[3] - 16 / 9) < 0.02
             page.clock.run_for(1_000)
             screenshot(page, "desk-camera-scanning")
+            page.set_viewport_size({"width": 820, "height": 1180})  # the iPad upright
+            box = page.locator(".camera-picture").bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 820
+            screenshot(page, "desk-camera-scanning-portrait")
             page.clock.run_for(18_000)
             assert page.locator("#camera-timeout").is_hidden()
             page.clock.run_for(2_000)

@@ -172,4 +172,6 @@ export function setupCamera({onCode, onUnavailable}) {
   byId("camera-button").addEventListener("click", () => (stream ? stop() : start()));
   byId("camera-retry").addEventListener("click", () => start());
   byId("camera-close").addEventListener("click", () => stop());
+  // A tablet put down with the page in the background does not keep its camera on.
+  document.addEventListener("visibilitychange", () => { if (document.hidden && stream) stop(); });
 }
