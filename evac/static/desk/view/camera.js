@@ -65,6 +65,7 @@ export function setupCamera({onCode, onUnavailable}) {
 
   function ensureWorker() {
     if (worker) return worker;
+    busy = false;
     worker = new Worker(WORKER_URL);
     worker.addEventListener("message", (event) => {
       const message = event.data;
@@ -94,7 +95,8 @@ export function setupCamera({onCode, onUnavailable}) {
     if (stream) stream.getTracks().forEach((track) => track.stop());
     stream = null;
     video.srcObject = null;
-    busy = false;
+    // `busy` stays as it is: a frame still being decoded keeps the worker busy after a stop, and
+    // its answer (ignored, the camera being off) is what frees it for the next start.
   }
 
   function stop() {
