@@ -5,6 +5,8 @@ responsive while the camera is scanning."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -96,15 +98,19 @@ def test_no_card_in_view_times_out_with_hints_and_try_again(browser: Any, live_s
         _shelter, context, page = _desk_page(launched, live_server)
         try:
             # The page's timers run on a clock the test moves: 20 s pass without waiting 20 s.
-            page.clock.install()
+            # Paused: the page's time moves only when the test moves it (an installed clock
+            # otherwise also flows with real time, and a slow screenshot would spend seconds of it).
+            page.clock.install(time=datetime(2026, 12, 3, 9, 0, tzinfo=UTC))
+            page.clock.pause_at(datetime(2026, 12, 3, 9, 0, 1, tzinfo=UTC))
             page.get_by_role("button", name="カメラ").click()
             # Polled from here: the page's timers (and so Playwright's waiting) run on the test's clock.
-            for _ in range(100):
-                if page.locator("#camera-view[data-state='scanning']").count():
-                    break
+            # Bounded in real time (the camera starts on the machine's clock, not the page's).
+            deadline = time.monotonic() + 30
+            while not page.locator("#camera-view[data-state='scanning']").count():
+                if time.monotonic() > deadline:
+                    pytest.fail("the camera did not start within 30 s")
                 page.clock.run_for(100)
-            else:
-                pytest.fail("the camera did not start")
+                page.wait_for_timeout(100)
             # The camera asked for 720p and got it; the picture box has the picture's shape.
             size = page.evaluate("""() => { const v = document.getElementById('camera'), r = v.getBoundingClientRect();
                                             return [v.videoWidth, v.videoHeight, r.width, r.height]; }""")
