@@ -22,10 +22,14 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # markup cannot run. Styles need no 'unsafe-inline': Leaflet and the page scripts set styles
 # through the DOM (element.style), which the policy allows, and no template has a style
 # attribute (tests/browser/test_csp.py fails on any violation). Images: the map's OpenStreetMap
-# tiles and the data: icons of Leaflet's and Swagger UI's stylesheets.
+# tiles and the data: icons of Leaflet's and Swagger UI's stylesheets. The desk camera's decoder
+# is WebAssembly in a worker (static/desk/camera-worker.js): 'wasm-unsafe-eval' lets a page or
+# worker compile WebAssembly and nothing else (no eval, no new Function), and workers only from
+# evac's own files.
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
-    "script-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "worker-src 'self'",
     "style-src 'self'",
     "img-src 'self' data: https://tile.openstreetmap.org",
     "connect-src 'self'",
@@ -190,7 +194,8 @@ def register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        if response.mimetype == "text/html":
+        # A worker runs under the policy of its own script's answer, not the page's: scripts get it too.
+        if response.mimetype in ("text/html", "text/javascript", "application/javascript"):
             response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         if app.config["SESSION_COOKIE_SECURE"]:
             # Secure cookies mean the site is served over HTTPS: tell browsers never to try plain HTTP.

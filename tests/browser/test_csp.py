@@ -5,21 +5,25 @@ handlers; and a shelter name from an imported file shows as text, never as marku
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bench.camera_frames import Shot
 from evac.accounts.models import Role
+from evac.app import CONTENT_SECURITY_POLICY
 from evac.cards import service as cards
 from evac.shelters.importers import import_shelters_bytes
 from tests import factories
 from tests.browser.conftest import screenshot
+from tests.browser.fake_camera import camera_browser, write_card_video
 
 pytestmark = pytest.mark.browser
 
 NOT_LOOPBACK = re.compile(r"^https?://(?!127\.0\.0\.1[:/])")
-REQUIRED = ("script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
-            "form-action 'self'")
+REQUIRED = ("script-src 'self' 'wasm-unsafe-eval'", "worker-src 'self'", "object-src 'none'", "base-uri 'none'",
+            "frame-ancestors 'none'", "form-action 'self'")
 
 
 def _directives(policy: str) -> dict[str, str]:
@@ -94,6 +98,52 @@ def test_pages_run_under_a_csp_without_unsafe_inline(browser: Any, live_server: 
     finally:
         context.close()
     assert problems == []
+
+
+def _camera_decoder(launched: Any, live_server: str, shelter_id: int, *, worker_policy: str | None) -> list[str]:
+    """Log in, scan with the camera under the enforced policy; the decoder the worker loaded and
+    the policy problems seen. `worker_policy` replaces the policy of the worker script's answer."""
+    context = _enforced_context(launched)
+    context.grant_permissions(["camera"])
+    if worker_policy is not None:
+        def swap(route: Any) -> None:
+            answer = route.fetch()
+            route.fulfill(response=answer, headers={**answer.headers, "content-security-policy": worker_policy})
+        context.route("**/static/desk/camera-worker.js", swap)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    problems = _policy_problems(page)
+    try:
+        page.goto(f"{live_server}/login")
+        page.get_by_label("ユーザー名").fill("csp-camera")
+        page.get_by_label("パスワード").fill(factories.PASSWORD)
+        page.get_by_role("button", name="ログイン").click()
+        page.wait_for_url(re.compile(r".*/desk$"))
+        page.goto(f"{live_server}/desk/{shelter_id}")
+        page.wait_for_selector("#desk[data-ready='1']")
+        page.get_by_role("button", name="カメラ").click()
+        page.wait_for_selector("#scan-result:not([hidden])")
+        assert "精華 花子" in page.locator("#result-name").inner_text()
+        decoder = page.locator("#camera-view").get_attribute("data-decoder")
+    finally:
+        context.close()
+    return [decoder or "", *problems]
+
+
+def test_the_camera_decodes_with_webassembly_in_a_worker_under_the_policy(browser: Any, live_server: str, db,
+                                                                          tmp_path: Path) -> None:
+    shelter = factories.shelter(name="精華町立東光小学校体育館", capacity=300)
+    person = factories.person(family_name="精華", given_name="花子", family_name_kana="セイカ")
+    payload = cards.issue_card(person.id)[1]
+    factories.account(Role.STAFF, shelters=[shelter], username="csp-camera")
+    video = write_card_video(tmp_path / "card.y4m", payload, Shot(160, 0), frames=2)
+    with camera_browser(browser, video) as launched:
+        # The worker script is answered with the app's policy: WebAssembly compiles, no violation.
+        assert _camera_decoder(launched, live_server, shelter.id, worker_policy=None) == ["zxing-wasm"]
+        # A worker policy without 'wasm-unsafe-eval' (what the app sent before) refuses the
+        # WebAssembly module: the worker falls back to jsQR and the card is still read.
+        strict = CONTENT_SECURITY_POLICY.replace(" 'wasm-unsafe-eval'", "")
+        assert _camera_decoder(launched, live_server, shelter.id, worker_policy=strict)[0] == "jsQR"
 
 
 HOSTILE_NAME = "<img src=x onerror=window.__xss=1>"

@@ -25,7 +25,7 @@ import {joinHousehold, prefillWalkIn, setupWalkIn, watchImeOnScan} from "./view/
 import {createWedge} from "./wedge.js";
 
 // The service worker's cache (sw.js): the page adds itself to it for offline reloads.
-const CACHE = "evac-desk-v4";
+const CACHE = "evac-desk-v5";
 const FLUSH_EVERY_MS = 5000;
 const TABS = ["scan", "walkin", "roster"];
 // A household nobody confirmed closes itself: the next family must not find it one tap away.
