@@ -15,6 +15,7 @@ from evac.people.models import Person
 from evac.stays.models import Stay
 from tests import factories
 from tests.browser.conftest import screenshot
+from tests.browser.pages import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -24,11 +25,7 @@ def desk(db, live_server: str, page: Any) -> dict[str, Any]:
     shelter = factories.shelter(name="精華町立東光小学校体育館", capacity=300)
     factories.shelter(name="精華町立精北小学校")
     factories.account(Role.STAFF, shelters=[shelter], username="desk1")
-    page.goto(f"{live_server}/login")
-    page.get_by_label("ユーザー名").fill("desk1")
-    page.get_by_label("パスワード").fill(factories.PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{live_server}/desk")
+    log_in(page, live_server, "desk1")
     page.locator(f"[data-shelter-id='{shelter.id}']").click()
     page.wait_for_url(f"{live_server}/desk/{shelter.id}")
     page.wait_for_selector("#desk[data-ready='1']")

@@ -18,6 +18,7 @@ from evac.cards import service as cards
 from tests import factories
 from tests.browser.conftest import screenshot
 from tests.browser.fake_camera import PROBE, camera_browser, scanning_span, write_card_video
+from tests.browser.pages import open_desk
 
 pytestmark = pytest.mark.browser
 
@@ -36,13 +37,7 @@ def _desk_page(launched: Any, live_server: str, **context_options: Any) -> tuple
     context.add_init_script(PROBE)
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{live_server}/login")
-    page.get_by_label("ユーザー名").fill("camera1")
-    page.get_by_label("パスワード").fill(factories.PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{live_server}/desk")
-    page.goto(f"{live_server}/desk/{shelter.id}")
-    page.wait_for_selector("#desk[data-ready='1']")
+    open_desk(page, live_server, shelter.id, "camera1")
     return shelter, context, page
 
 

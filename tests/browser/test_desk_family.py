@@ -15,6 +15,7 @@ from evac.people.models import Person
 from evac.stays.models import Stay
 from tests import factories
 from tests.browser.conftest import screenshot
+from tests.browser.pages import open_desk
 
 pytestmark = pytest.mark.browser
 
@@ -30,13 +31,7 @@ def tablet(browser: Any, live_server: str, db: Any, request: Any) -> Iterator[di
     context = browser.new_context(viewport=request.param, locale="ja-JP")
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{live_server}/login")
-    page.get_by_label("ユーザー名").fill("desk1")
-    page.get_by_label("パスワード").fill(factories.PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{live_server}/desk")
-    page.goto(f"{live_server}/desk/{shelter.id}")
-    page.wait_for_selector("#desk[data-ready='1']")
+    open_desk(page, live_server, shelter.id)
     yield {"page": page, "shelter": shelter, "name": request.node.callspec.id}
     context.close()
 

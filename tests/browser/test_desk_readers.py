@@ -23,6 +23,7 @@ from evac.readers.models import CardReader, ReaderRead, ReadState
 from evac.stays.models import Stay
 from tests import factories
 from tests.browser.conftest import screenshot
+from tests.browser.pages import open_desk
 
 pytestmark = pytest.mark.browser
 
@@ -33,13 +34,7 @@ CARD = {"name": "精華　花子", "address": "京都府相楽郡精華町光台
 def desk(db: Any, live_server: str, page: Any) -> dict[str, Any]:
     shelter = factories.shelter(name="精華町立東光小学校体育館", capacity=300)
     factories.account(Role.STAFF, shelters=[shelter], username="desk1")
-    page.goto(f"{live_server}/login")
-    page.get_by_label("ユーザー名").fill("desk1")
-    page.get_by_label("パスワード").fill(factories.PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{live_server}/desk")
-    page.goto(f"{live_server}/desk/{shelter.id}")
-    page.wait_for_selector("#desk[data-ready='1']")
+    open_desk(page, live_server, shelter.id)
     return {"shelter": shelter}
 
 

@@ -17,6 +17,7 @@ from evac.extensions import db as _db
 from evac.stays.models import Stay
 from tests import factories
 from tests.browser.conftest import screenshot
+from tests.browser.pages import open_desk
 
 pytestmark = pytest.mark.browser
 
@@ -70,13 +71,7 @@ def _town(client: Any, households: int, size: int) -> dict[str, Any]:
 
 
 def _open_roster(page: Any, live_server: str, shelter_id: int) -> None:
-    page.goto(f"{live_server}/login")
-    page.get_by_label("ユーザー名").fill("desk1")
-    page.get_by_label("パスワード").fill(factories.PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{live_server}/desk")
-    page.goto(f"{live_server}/desk/{shelter_id}")
-    page.wait_for_selector("#desk[data-ready='1']")
+    open_desk(page, live_server, shelter_id)
     page.get_by_role("tab", name="名簿").click()
     page.wait_for_selector("#roster-body tr[data-person-id]")
 

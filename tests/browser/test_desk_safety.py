@@ -22,6 +22,7 @@ from evac.shelters.models import Shelter, ShelterStatus
 from evac.stays.models import Stay
 from tests import factories
 from tests.browser.conftest import screenshot
+from tests.browser.pages import open_desk
 
 pytestmark = pytest.mark.browser
 
@@ -43,15 +44,7 @@ def page(request: Any, browser: Any, live_server: str) -> Iterator[Any]:
 
 def _login(page: Any, live_server: str, shelter: Shelter) -> str:
     factories.account(Role.STAFF, shelters=[shelter], username="desk1")
-    page.goto(f"{live_server}/login")
-    page.get_by_label("ユーザー名").fill("desk1")
-    page.get_by_label("パスワード").fill(factories.PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{live_server}/desk")
-    url = f"{live_server}/desk/{shelter.id}"
-    page.goto(url)
-    page.wait_for_selector("#desk[data-ready='1']")
-    return url
+    return open_desk(page, live_server, shelter.id)
 
 
 @pytest.fixture

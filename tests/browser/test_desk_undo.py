@@ -21,6 +21,7 @@ from evac.shelters.models import Shelter
 from evac.stays.models import Stay
 from tests import factories
 from tests.browser.conftest import screenshot
+from tests.browser.pages import open_desk
 
 pytestmark = pytest.mark.browser
 
@@ -40,13 +41,7 @@ def page(browser: Any, live_server: str) -> Iterator[Any]:
 
 def _login(page: Any, live_server: str, shelter: Shelter) -> None:
     factories.account(Role.STAFF, shelters=[shelter], username="desk1")
-    page.goto(f"{live_server}/login")
-    page.get_by_label("ユーザー名").fill("desk1")
-    page.get_by_label("パスワード").fill(factories.PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{live_server}/desk")
-    page.goto(f"{live_server}/desk/{shelter.id}")
-    page.wait_for_selector("#desk[data-ready='1']")
+    open_desk(page, live_server, shelter.id)
 
 
 @pytest.fixture

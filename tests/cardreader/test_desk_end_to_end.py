@@ -25,6 +25,7 @@ from evac.readers.models import ReaderRead, ReadState
 from evac.stays.models import Stay
 from tests import factories
 from tests.browser.conftest import screenshot
+from tests.browser.pages import open_desk
 from tests.cardreader.conftest import ReaderProcess, run_reader, wait_card_state
 from tests.serving import Server, free_port_in, start_server
 
@@ -52,13 +53,7 @@ def desk_page(browser: Any, served: Server, db: Any) -> Iterator[dict[str, Any]]
     context = browser.new_context(viewport={"width": 1024, "height": 768}, locale="ja-JP")
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{served.url}/login")
-    page.get_by_label("ユーザー名").fill("desk1")
-    page.get_by_label("パスワード").fill(factories.PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(f"{served.url}/desk")
-    page.goto(f"{served.url}/desk/{shelter.id}")
-    page.wait_for_selector("#desk[data-ready='1']")
+    open_desk(page, served.url, shelter.id)
     yield {"page": page, "shelter": shelter, "url": served.url}
     context.close()
 
