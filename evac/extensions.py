@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -54,3 +56,19 @@ api = EvacApi()
 # Per client address; storage from EVAC_RATELIMIT_STORAGE_URL (memory:// by default, redis://… for
 # several workers or hosts).
 limiter = Limiter(key_func=get_remote_address)
+
+
+T = TypeVar("T")
+
+
+def per_app(key: str, make: Callable[[], T]) -> T:
+    """The current app's own `key` object (made by `make` on first use), kept in `app.extensions`.
+
+    Per app, not per process: a test run builds many apps over many databases, and ids repeat
+    between them.
+    """
+    extensions = current_app.extensions
+    found = extensions.get(key)
+    if found is None:
+        found = extensions.setdefault(key, make())
+    return found

@@ -31,7 +31,7 @@ from evac.accounts.models import ApiToken, AuthState, Role, StaffAccount, StaffS
 from evac.audit import service as audit
 from evac.common.db import affected, current_unit, now_utc, read_only, writing
 from evac.common.errors import Conflict, NotFound, ValidationFailed
-from evac.extensions import db
+from evac.extensions import db, per_app
 
 TOKEN_PREFIX = "evac_"
 # A card reader's token (evac.readers) is not an account's: it is never a principal, and every
@@ -482,12 +482,7 @@ class PrincipalCache:
 
 
 def _cache() -> PrincipalCache:
-    # Per app: a test run builds many apps over many databases, and ids repeat between them.
-    extensions = current_app.extensions
-    cache = extensions.get("evac.principals")
-    if cache is None:
-        cache = extensions.setdefault("evac.principals", PrincipalCache())
-    return cache
+    return per_app("evac.principals", PrincipalCache)
 
 
 def _load_principal(account_id: int) -> Principal | None:

@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, insert, select, update
 from evac.accounts.models import AuthFailure, AuthState
 from evac.common.db import active_unit, affected, now_utc, read_only, writing
 from evac.common.errors import DomainError
-from evac.extensions import db
+from evac.extensions import db, per_app
 
 
 class TooManyAttempts(DomainError):
@@ -94,11 +94,7 @@ class _CleanKeys:
 
 
 def _clean_keys() -> _CleanKeys:
-    extensions = current_app.extensions
-    found = extensions.get("evac.throttle_clean")
-    if found is None:
-        found = extensions.setdefault("evac.throttle_clean", _CleanKeys())
-    return found
+    return per_app("evac.throttle_clean", _CleanKeys)
 
 
 def limited(keys: Iterable[Key]) -> Key | None:
