@@ -129,8 +129,9 @@ def check_cached_credentials(_unit: UnitOfWork) -> None:
     A principal comes from the cache without a query; the first unit of the request then reads
     the epoch as its first statement (one statement instead of a transaction of its own). When
     the epoch moved on, the account is looked up again in the same transaction: unchanged, the
-    request goes on; revoked, disabled or with other shelters, it is refused before it has read
-    or written anything (401 `credentials_changed`).
+    request goes on; revoked, expired, disabled or logged out, it is refused (401) before it has
+    read or written anything; with another role or other shelters, `CredentialsChanged` refuses
+    the unit, and a view runs again as the account now is (`evac.app.EvacApp`).
     """
     if not has_request_context():
         return
