@@ -189,6 +189,8 @@ def register_request_hooks(app: Flask) -> None:
             # anything is sent (a request that reads data always ran a unit; this is the rest).
             settle_cached_credentials()
         except DomainError as refused:
+            # The answer the view made is not sent: let go of what it holds (a static file's handle).
+            response.close()
             response = make_response(*handle_domain_error(refused))
         response.headers["X-Request-Id"] = g.get("request_id", "")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")

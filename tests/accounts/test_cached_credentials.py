@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -129,6 +130,33 @@ def test_a_revoked_token_is_refused_even_where_no_unit_runs(app: Flask, db) -> N
     service.revoke_tokens("hq-static")
     refused = desk.get("/_whoami", headers=headers)
     assert refused.status_code == 401 and "hq-static" not in refused.get_data(as_text=True)
+
+
+def test_an_answer_refused_after_its_view_lets_go_of_its_file(app: Flask, db) -> None:
+    from flask import send_file
+
+    from evac.accounts.auth import current_account
+
+    opened: list[Any] = []
+
+    def download() -> Any:
+        # A view that reads no database and answers with a file, as the static files do.
+        current_account()
+        response = send_file(Path(app.static_folder or "") / "favicon.svg")
+        opened.append(response.response.file)  # the file wrapper's handle, sent as it is read
+        return response
+
+    app.add_url_rule("/_download", "download", download)
+    headers = factories.bearer(factories.account(Role.HQ, username="hq-file"))
+    desk = _desk(app)
+    assert desk.get("/api/v1/shelters", headers=headers).status_code == 200  # cached now
+    with desk.get("/_download", headers=headers) as answered:
+        assert answered.status_code == 200
+    assert opened[0].closed
+    service.revoke_tokens("hq-file")
+    with desk.get("/_download", headers=headers) as refused:
+        assert refused.status_code == 401
+    assert len(opened) == 2 and opened[1].closed, "the refused answer's file was left open for the collector"
 
 
 def test_a_genuine_scan_counts_no_guesses_until_one_is_stored_anywhere(app: Flask, db) -> None:

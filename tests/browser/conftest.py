@@ -8,7 +8,7 @@ second sync Playwright cannot start inside the first one's event loop.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,28 @@ from flask import Flask
 from werkzeug.serving import make_server
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def _closing(app: Flask) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
+    """`app`, with every answer read to its end and closed before werkzeug's server sends it.
+
+    Werkzeug's development server drains the socket before it closes the answer; when the browser
+    has already reset the connection (a page closed while its favicon loads), that read raises and
+    the answer is never closed: a static file's handle is left to the garbage collector, whose
+    ResourceWarning then fails whichever test runs at that moment. gunicorn, which serves evac,
+    closes every answer; here the answer is closed before anything can go wrong.
+    """
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            close = getattr(answer, "close", None)
+            if close is not None:
+                close()
+
+    return wsgi
 
 
 class LiveServer:
@@ -34,7 +56,7 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        self._server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self._server = make_server("127.0.0.1", self.port, _closing(self.app), threaded=True)
         self.port = self._server.server_port
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
