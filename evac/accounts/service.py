@@ -31,6 +31,7 @@ from evac.accounts.models import ApiToken, AuthState, Role, StaffAccount, StaffS
 from evac.audit import service as audit
 from evac.common.db import affected, current_unit, now_utc, read_only, writing
 from evac.common.errors import Conflict, NotFound, ValidationFailed
+from evac.common.statements import run
 from evac.extensions import db, per_app
 
 TOKEN_PREFIX = "evac_"
@@ -126,7 +127,7 @@ def current_epoch() -> int:
     One single-row read that also tells the guess throttle whether its counts can have grown
     (`throttle.FAILURES_SEEN`), so a genuine card's scan counts nothing.
     """
-    row = db.session.execute(_AUTH_STATE).first()
+    row = run(_AUTH_STATE).first()
     epoch, failures = (int(row.epoch or 0), int(row.failures or 0)) if row is not None else (0, 0)
     current_unit().state[throttle.FAILURES_SEEN] = failures
     return epoch

@@ -22,6 +22,7 @@ from evac.cards import tokens
 from evac.cards.models import Card, ICCard
 from evac.common.db import WRITE, affected, current_unit, now_utc, read_only, unit, writing
 from evac.common.errors import Conflict, DomainError, NotFound, ValidationFailed
+from evac.common.statements import run
 from evac.common.vocab import TOKYO
 from evac.extensions import db
 from evac.people.models import Household, Person
@@ -147,10 +148,10 @@ def resolve(payload: str, *, shelter_id: int | None = None) -> CardHolder:
     try:
         if tokens.looks_like_fallback(payload):
             serial = tokens.decode_fallback(key, payload)
-            row = db.session.execute(_HOLDER, {"p_serial": serial}).first()
+            row = run(_HOLDER, {"p_serial": serial}).first()
         else:
             ref = tokens.decode(key, payload)
-            row = db.session.execute(_HOLDER, {"p_serial": ref.serial}).first()
+            row = run(_HOLDER, {"p_serial": ref.serial}).first()
             if row is not None and row.person_id != ref.person_id:
                 row = None
     except tokens.TokenMalformed:

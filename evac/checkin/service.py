@@ -30,6 +30,7 @@ from evac.checkin.models import ClientRequest
 from evac.common import signals
 from evac.common.db import current_unit, now_utc, prepared, read_only, writing
 from evac.common.errors import DomainError, NotFound, ValidationFailed
+from evac.common.statements import run
 from evac.common.textnorm import is_kana, kana_key, name_key
 from evac.common.vocab import NEED_KEYS, CheckinMethod, StayStatus, needs_mask
 from evac.extensions import db
@@ -118,7 +119,7 @@ def _claim(kind: str, account: Principal, body: dict[str, Any]) -> tuple[int | N
     unit_ = current_unit()
     stmt = prepared(("checkin.claim", unit_.dialect), lambda: unit_.insert(_REQUESTS).on_conflict_do_nothing(
         index_elements=["client_id"]).returning(_REQUESTS.c.id))
-    row_id = db.session.execute(stmt, {
+    row_id = run(stmt, {
         "client_id": client_id, "kind": kind, "request_hash": request_hash, "account_id": account.id,
         "incident_id": incident.id if incident else None, "created_at": now_utc()}).scalar()
     if row_id is not None:
@@ -140,7 +141,7 @@ _REMEMBER = update(_REQUESTS).where(_REQUESTS.c.id == bindparam("p_id"))
 def _remember(row_id: int, outcome: Outcome, changes: _Changes | None = None) -> Outcome:
     """Store the answer for replays, with what the operation changed (kept back from every answer) for an undo."""
     stored = outcome.body if changes is None or not changes.items else {**outcome.body, _UNDO: changes.stored()}
-    db.session.execute(_REMEMBER, {"p_id": row_id, "status_code": outcome.status_code, "response": stored})
+    run(_REMEMBER, {"p_id": row_id, "status_code": outcome.status_code, "response": stored})
     return outcome
 
 

@@ -401,11 +401,11 @@ class UnitOfWork:
         key = f"insert_at_commit:{table.name}"
         rows: list[dict[str, Any]] | None = self.state.get(key)
         if rows is None:
-            from evac.extensions import db
+            from evac.common.statements import run
 
             rows = self.state[key] = []
             stmt = prepared(("insert_at_commit", table.name), table.insert)
-            self.before_commit(lambda: db.session.execute(stmt, rows))
+            self.before_commit(lambda: run(stmt, rows))
         rows.append(row)
 
     def before_commit(self, hook: Callable[[], object], *, last: bool = False) -> None:

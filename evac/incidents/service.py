@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from evac.common.db import active_unit, prepared, read_only
 from evac.common.errors import Conflict
-from evac.extensions import db
+from evac.common.statements import run
 from evac.incidents.models import Incident, IncidentKind
 
 _STATE_KEY = "incidents.current"
@@ -64,7 +64,7 @@ def current(*, lock: bool = False) -> CurrentIncident | None:
         if cached is not _NONE and (not lock or unit_.state.get(_LOCKED_KEY) or not unit_.postgres):
             return cached
     locking = bool(lock and unit_ is not None and unit_.postgres)
-    row = db.session.execute(prepared(("incident.current", locking), lambda: _current_statement(locking))).first()
+    row = run(prepared(("incident.current", locking), lambda: _current_statement(locking))).first()
     found = None if row is None else CurrentIncident(row.id, row.name, IncidentKind(row.kind), bool(row.public),
                                                      row.started_at)
     if unit_ is not None:

@@ -20,6 +20,7 @@ from evac.accounts.service import Principal
 from evac.audit import service as audit
 from evac.common.db import prepared, read_only
 from evac.common.errors import DomainError, NotFound, ValidationFailed
+from evac.common.statements import run
 from evac.common.textnorm import is_kana, kana_key, looks_like_individual_number, name_key, split_name
 from evac.common.vocab import NEED_KEYS, Sex, need_keys, needs_mask
 from evac.common.wareki import parse_birth_date
@@ -205,7 +206,7 @@ def persons_by_id(person_ids: Sequence[int], *, lock: bool = False) -> dict[int,
     # Id order on every desk: two desks locking overlapping households cannot deadlock.
     stmt = prepared(("persons_by_id", lock), lambda: _locked(
         select(_PERSON).where(_PERSON.c.id.in_(bindparam("p_ids", expanding=True))).order_by(_PERSON.c.id), lock))
-    return {row.id: row for row in db.session.execute(stmt, {"p_ids": list(person_ids)})}
+    return {row.id: row for row in run(stmt, {"p_ids": list(person_ids)})}
 
 
 def _locked(stmt: Any, lock: bool) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from evac.common.db import WRITE, active_unit, current_unit, now_utc, prepared
+from evac.common.statements import run
 from evac.common.vocab import OPEN_STAY_STATUSES, CheckinMethod, StayStatus
 from evac.extensions import db
 from evac.stays import counters
@@ -83,7 +84,7 @@ def open_stays_of(person_ids: Iterable[int]) -> dict[int, StayRow]:
     ids = list(person_ids)
     if not ids:
         return {}
-    rows = db.session.execute(prepared("stays.open_stays_of", lambda: select(*_COLUMNS).where(
+    rows = run(prepared("stays.open_stays_of", lambda: select(*_COLUMNS).where(
         _STAY.c.person_id.in_(bindparam("p_ids", expanding=True)), _STAY.c.checked_out_at.is_(None))), {"p_ids": ids})
     return {r.person_id: _row(r) for r in rows}
 
@@ -104,7 +105,7 @@ def open_stays(arrivals: Sequence[Arrival], shelter_id: int, *, incident_id: int
     rows = [{"incident_id": incident_id, "person_id": a.person_id, "shelter_id": shelter_id, "household_id": a.household_id,
              "status": status.value, "method": method.value, "checked_in_at": at, "client_id": client_id,
              "staff_id": staff_id, "updated_at": at} for a in arrivals]
-    result = db.session.execute(prepared("stays.open_stays", lambda: insert(_STAY).returning(
+    result = run(prepared("stays.open_stays", lambda: insert(_STAY).returning(
         _STAY.c.id, sort_by_parameter_order=True)), rows)
     ids = [r[0] for r in result]
     opened = []
