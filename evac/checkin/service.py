@@ -41,6 +41,7 @@ from evac.people import service as people
 from evac.people.models import Person, PersonSource
 from evac.shelters import service as shelters
 from evac.shelters.models import Shelter, ShelterStatus
+from evac.shelters.service import ShelterFacts
 from evac.stays import service as stays
 from evac.stays.models import Stay
 from evac.stays.service import Arrival, Occupancy, StayRow
@@ -145,7 +146,7 @@ def _remember(row_id: int, outcome: Outcome, changes: _Changes | None = None) ->
     return outcome
 
 
-def _answer_at_commit(row_id: int, outcome: Outcome, changes: _Changes, named: dict[str, Shelter]) -> Outcome:
+def _answer_at_commit(row_id: int, outcome: Outcome, changes: _Changes, named: dict[str, ShelterFacts]) -> Outcome:
     """Complete the answer with each named shelter's occupancy and store it for replays, as the unit commits.
 
     Both wait for the counters' update, the last statement but these of the transaction: its
@@ -196,22 +197,22 @@ class _Changes:
 # --- shared steps --------------------------------------------------------------------------------
 
 
-def _open_shelter(shelter_id: int, account: Principal | None) -> Shelter:
+def _open_shelter(shelter_id: int, account: Principal | None) -> ShelterFacts:
     """The shelter, if open or full; checks the account's scope unless `account` is None."""
     if account is not None:
         ensure_shelter_access(account, shelter_id)
-    shelter = shelters.get_shelter(shelter_id)
+    shelter = shelters.shelter_facts(shelter_id)
     if shelter.status is ShelterStatus.CLOSED:
         raise ShelterClosed(_("%(name)s は開設されていません。本部に開設を依頼してください", name=shelter.name),
                             shelter_id=shelter.id)
     return shelter
 
 
-def _shelter_answer(shelter: Shelter, occ: Occupancy) -> dict[str, Any]:
+def _shelter_answer(shelter: ShelterFacts, occ: Occupancy) -> dict[str, Any]:
     return {**shelters.shelter_payload(shelter), "occupancy": occ.occupancy, "households": occ.households}
 
 
-def _emit(event_type: str, stay: StayRow, person: Any, shelter: Shelter, **extra: Any) -> str | None:
+def _emit(event_type: str, stay: StayRow, person: Any, shelter: ShelterFacts, **extra: Any) -> str | None:
     """Record the outbox event and the audit row of one stay's change; the event's id."""
     event_id = outbox.record(event_type, person_id=person.id, shelter_id=shelter.id, payload={
         "shelter": shelters.shelter_payload(shelter), "person": people.sync_payload(person),
@@ -278,7 +279,7 @@ def _walk_in_values(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     return entries
 
 
-def _register_walk_ins(body: dict[str, Any], account: Principal, shelter: Shelter,
+def _register_walk_ins(body: dict[str, Any], account: Principal, shelter: ShelterFacts,
                        incident: CurrentIncident) -> _Identified:
     """Register the paper card's holder and the family with them into one household (new, or the one named).
 
@@ -323,7 +324,7 @@ def _register_walk_ins(body: dict[str, Any], account: Principal, shelter: Shelte
     return _Identified(holder.id, holder.household_id, CheckinMethod.PAPER, tuple(p.id for p in created[1:]))
 
 
-def _identify(body: dict[str, Any], account: Principal, shelter: Shelter, incident: CurrentIncident) -> _Identified:
+def _identify(body: dict[str, Any], account: Principal, shelter: ShelterFacts, incident: CurrentIncident) -> _Identified:
     """The person a check-in is about, by QR, My Number card, IC card, paper card or id."""
     if body.get("qr"):
         holder = cards.resolve(body["qr"], shelter_id=shelter.id)
@@ -543,7 +544,7 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
     now = now_utc()
     done = _Changes(now, [])
     changed, result = False, []
-    origin: Shelter | None = None
+    origin: ShelterFacts | None = None
     moving: list[tuple[int, StayRow]] = []
     for pid in targets:
         person = persons[pid]
@@ -779,7 +780,7 @@ def _operation(account: Principal, body: dict[str, Any]) -> _Operation:
     return _Operation(row.id, row.client_id, row.kind, row.account_id, row.incident_id, row.created_at, row.response)
 
 
-def _correct(action: str, stay: StayRow, person: Any, shelter: Shelter, change: dict[str, Any],
+def _correct(action: str, stay: StayRow, person: Any, shelter: ShelterFacts, change: dict[str, Any],
              operation_id: str) -> None:
     """The `correction` event of one stay: what to cancel, and the stay as it stands now (or as it was, voided)."""
     outbox.record("correction", person_id=person.id, shelter_id=shelter.id, payload={
