@@ -75,6 +75,7 @@ def measure(instance: Path, database_url: str | None, limit: int | None, reissue
     from sqlalchemy import select
 
     from evac.cards import service
+    from evac.common.db import READ, unit
     from evac.extensions import db
     from evac.people.models import Person
     from printables.cards import CardOptions, peak_rss_mb, write_card_sheets
@@ -84,12 +85,13 @@ def measure(instance: Path, database_url: str | None, limit: int | None, reissue
         if limit is None:
             selection = service.CardSelection(everyone=True)
         else:
-            # The first `limit` persons in handing-out order.
-            order = service._print_order()
-            ids = tuple(db.session.scalars(select(Person.id).outerjoin(service.Household,
-                                                                      service.Household.id == Person.household_id)
-                                           .order_by(*order).limit(limit)))
-            db.session.rollback()
+            # The first `limit` persons in handing-out order (the order's collation depends on
+            # the unit's database, so it is read inside one).
+            with unit(READ):
+                order = service._print_order()
+                ids = tuple(db.session.scalars(select(Person.id).outerjoin(service.Household,
+                                                                          service.Household.id == Person.household_id)
+                                               .order_by(*order).limit(limit)))
             selection = service.CardSelection(person_ids=ids)
         tally = service.PrintTally()
         started = time.perf_counter()

@@ -7,8 +7,8 @@ import {makeAnswer} from "../../evac/static/js/api.js";
 import {translator} from "../../evac/static/js/i18n.js";
 import {ago, num} from "../../evac/static/hq/format.js";
 import {
-  alertRows, filterRows, freshAlerts, isFull, isNear, isPastCapacityAndOpen, municipalities, nextSort, pageOf,
-  parseCapacity, readingKey, reuseUnchanged, sortRows,
+  alertRows, createRowView, filterRows, freshAlerts, isFull, isNear, isPastCapacityAndOpen, municipalities, nextSort,
+  pageOf, parseCapacity, readingKey, reuseUnchanged, rowsToDraw, sorters, sortRows,
 } from "../../evac/static/hq/model.js";
 import {createConditionalGet, createPoller} from "../../evac/static/hq/poll.js";
 import {syncBanner, syncCell} from "../../evac/static/hq/sync.js";
@@ -321,5 +321,57 @@ describe("conditional polling (ETag, 304)", () => {
     assert.equal(rows[0], before[0]);
     assert.equal(rows[1], fresh[1]);
     assert.equal(rows[2], fresh[2]);
+  });
+});
+
+describe("drawing only what changed", () => {
+  const many = Array.from({length: 300}, (_, i) => row(i + 1, {households: (i * 37) % 101, name_kana: "カ" + ((i * 7) % 50)}));
+
+  it("computes each row's sort key once, not in every comparison", () => {
+    const original = sorters.name;
+    let calls = 0;
+    sorters.name = (r) => { calls += 1; return original(r); };
+    try {
+      const sorted = sortRows(many, {key: "name", dir: 1});
+      assert.equal(calls, many.length);
+      for (let i = 1; i < sorted.length; i++) {
+        const [a, b] = [original(sorted[i - 1]), original(sorted[i])];
+        assert.ok(a < b || (a === b && sorted[i - 1].id < sorted[i].id), "ascending, ties by id");
+      }
+    } finally {
+      sorters.name = original;
+    }
+  });
+
+  it("answers the same array while the rows, filters and sort stay the same", () => {
+    const view = createRowView();
+    const first = view(many, {q: "", near: false}, {key: "households", dir: -1});
+    assert.equal(view(many, {q: "", near: false}, {key: "households", dir: -1}), first, "a page change: nothing redone");
+    assert.deepEqual(first.map((r) => r.id), sortRows(many, {key: "households", dir: -1}).map((r) => r.id));
+    const filtered = view(many, {q: "避難所1", near: false}, {key: "households", dir: -1});
+    assert.notEqual(filtered, first);
+    assert.ok(filtered.length < many.length && filtered.every((r) => r.name.includes("避難所1")));
+    const resorted = view(many, {q: "避難所1", near: false}, {key: "name", dir: 1});
+    assert.notEqual(resorted, filtered);
+    assert.equal(view(many.slice(), {q: "避難所1", near: false}, {key: "name", dir: 1}) === resorted, false,
+      "new rows from a poll: filtered and sorted again");
+  });
+
+  it("keeps a drawn table row only for the same object with the same look", () => {
+    const [a, b, c] = [row(1), row(2), row(3)];
+    const drawn = new Map([[1, {row: a, look: "|x"}], [2, {row: b, look: "|x"}], [3, {row: row(3), look: "|x"}]]);
+    const plan = rowsToDraw(drawn, [a, b, c, row(4)], (r) => (r.id === 2 ? "selected|x" : "|x"));
+    assert.deepEqual(plan.map((p) => p.keep), [true, false, false, false]);
+    assert.equal(plan[1].look, "selected|x");
+  });
+
+  it("takes the very same row object as unchanged without comparing it", () => {
+    const same = row(1);
+    Object.defineProperty(same, "toJSON", {value: () => { throw new Error("compared"); }});
+    const changed = row(2, {occupancy: 11});
+    const {rows, changed: count} = reuseUnchanged(new Map([[1, same], [2, row(2)]]), [same, changed]);
+    assert.equal(rows[0], same);
+    assert.equal(rows[1], changed);
+    assert.equal(count, 1);
   });
 });

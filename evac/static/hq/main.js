@@ -10,7 +10,7 @@ import {createApi} from "../js/api.js";
 import {byId, csrfFromMeta, readConfig} from "../js/dom.js";
 import {translator} from "../js/i18n.js";
 import {clock, num} from "./format.js";
-import {alertRows, freshAlerts, municipalities, nextSort, pageOf, filterRows, reuseUnchanged, sortRows} from "./model.js";
+import {alertRows, createRowView, freshAlerts, municipalities, nextSort, pageOf, reuseUnchanged} from "./model.js";
 import {createConditionalGet, createPoller} from "./poll.js";
 import {syncBanner, syncEnabled} from "./sync.js";
 import {renderAlerts, showOutcome} from "./view/alerts.js";
@@ -41,8 +41,12 @@ function start(root) {
 
   /* ---------- drawing ---------- */
 
+  // The filtered, sorted rows are remembered until the rows, a filter or the sort change: a page
+  // change only slices them, and the map, handed the same array, knows it has nothing to do.
+  const rowView = createRowView();
+
   function drawTable() {
-    const rows = sortRows(filterRows(state.rows, readFilters()), state.sort);
+    const rows = rowView(state.rows, readFilters(), state.sort);
     const page = pageOf(rows, state.page, PAGE);
     state.page = page.page;
     renderTable(page, {

@@ -23,6 +23,7 @@ export function createMap({t, onSelect}) {
   let map = null;
   let fitted = false;
   const markers = new Map();
+  let drawn = {rows: null, selected: null};
 
   function render(rows, selected) {
     const L = window.L;
@@ -41,6 +42,9 @@ export function createMap({t, onSelect}) {
       tiles.addTo(map);
       map.setView([35.0, 135.8], 6);
     }
+    // The same array (model.js's createRowView) and selection: nothing to look at (a page change).
+    if (drawn.rows === rows && drawn.selected === selected) return;
+    drawn = {rows, selected};
     // Only what changed is touched: a filter, sort or page change hides and shows the markers it
     // must (kept, not rebuilt), restyles those whose colour or selection changed, and a marker's
     // tooltip is rebound only when its row is a new object (model.js keeps unchanged rows).
