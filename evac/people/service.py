@@ -218,16 +218,18 @@ def household_numbers(household_ids: Iterable[int | None]) -> dict[int, tuple[st
     ids = sorted({h for h in household_ids if h is not None})
     if not ids:
         return {}
-    return {r.id: (r.number, r.district) for r in db.session.execute(
-        select(_HOUSEHOLD.c.id, _HOUSEHOLD.c.number, _HOUSEHOLD.c.district).where(_HOUSEHOLD.c.id.in_(ids)))}
+    return {r.id: (r.number, r.district) for r in run(prepared("people.household_numbers", lambda: select(
+        _HOUSEHOLD.c.id, _HOUSEHOLD.c.number, _HOUSEHOLD.c.district).where(
+        _HOUSEHOLD.c.id.in_(bindparam("p_ids", expanding=True)))), {"p_ids": ids})}
 
 
 def household_member_ids(household_id: int | None, person_id: int) -> list[int]:
     """The ids of a person's household (the person alone if they have none), in id order."""
     if household_id is None:
         return [person_id]
-    return list(db.session.scalars(select(_PERSON.c.id).where(_PERSON.c.household_id == household_id)
-                                   .order_by(_PERSON.c.id)))
+    return run(prepared("people.household_member_ids", lambda: select(_PERSON.c.id).where(
+        _PERSON.c.household_id == bindparam("p_household_id")).order_by(_PERSON.c.id)),
+        {"p_household_id": household_id}).scalars()
 
 
 def match_card(card: dict[str, str]) -> tuple[list[Any], dict[str, Any]]:
@@ -457,6 +459,7 @@ def whereabouts(person_ids: Sequence[int]) -> dict[int, Whereabouts]:
     found = stays.open_stays_of(person_ids)
     if not found:
         return {}
-    names = dict(db.session.execute(select(Shelter.id, Shelter.name).where(
-        Shelter.id.in_({s.shelter_id for s in found.values()}))).all())
+    shelters = Shelter.__table__
+    names = dict(run(prepared("people.shelter_names", lambda: select(shelters.c.id, shelters.c.name).where(
+        shelters.c.id.in_(bindparam("p_ids", expanding=True)))), {"p_ids": sorted({s.shelter_id for s in found.values()})}))
     return {pid: Whereabouts(stay, names.get(stay.shelter_id, "")) for pid, stay in found.items()}
