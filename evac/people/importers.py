@@ -479,7 +479,7 @@ class _Store:
     """Upserts a checked file chunk by chunk in the caller's transaction.
 
     What must be known across chunks is kept as bits by household id: which households this
-    import has written (`touched`), from their 世帯主 row (`headed`), added or changed. So a
+    import has met (`touched`), on their 世帯主 row (`headed`), added or changed. So a
     household whose rows are scattered over the file still takes its head's address, and a
     household written earlier in the file is not counted again. Everything else is looked up
     per chunk: households by number, their persons by household id.
@@ -493,13 +493,26 @@ class _Store:
         self.now = now_utc()
         self.town = _town()
         self.touched, self.headed, self.added, self.changed = _Bits(), _Bits(), _Bits(), _Bits()
+        # Households already stored, met so far only on rows of members other than the 世帯主:
+        # (stored postal code, address, district, the first such row's). Few, unless a file
+        # scatters its households.
+        self.pending: dict[int, tuple[str | None, str | None, str | None, dict[str, Any]]] = {}
         self.compared = ["family_name", "given_name", "family_name_kana", "given_name_kana", "kana_key", "sex",
                          "relationship_to_head", "postal_code", "address", "phone", "needs", "allergy"]
         self.compared += [OPTIONAL_COLUMNS[column] for column in optional]
         self.columns = [getattr(Person, name) for name in self.compared]
 
     def close(self) -> None:
-        """Put the household counts in the report."""
+        """Households whose file had no 世帯主 row take their first row's; then the counts."""
+        updates = []
+        for hid, (postal_code, address, district, new) in self.pending.items():
+            if (postal_code, address, district) != (new["postal_code"], new["address"], new["district"]):
+                updates.append({"id": hid, "postal_code": new["postal_code"],
+                                "address": new["address"], "district": new["district"]})
+                self.changed.add(hid)
+        for chunk in _chunks(updates):
+            db.session.execute(update(Household), chunk)
+        self.pending.clear()
         self.report.households_added, self.report.households_updated = len(self.added), len(self.changed)
 
     def chunk(self, residents: Sequence[_Resident]) -> None:
@@ -520,13 +533,19 @@ class _Store:
                 household_ids[number] = hid
                 new = wanted[number]
                 if hid in self.touched and (hid in self.headed or not new["_head"]):
-                    continue  # written earlier in this file, from a row that takes precedence
+                    continue  # seen earlier in this file, on a row that takes precedence
+                self.touched.add(hid)
+                if not new["_head"] and hid not in self.added:
+                    # The 世帯主 row may come later in the file: until then (or the end) this
+                    # household keeps what it has, so an unchanged one is not written twice.
+                    self.pending[hid] = (postal_code, address, district, new)
+                    continue
+                self.pending.pop(hid, None)
                 if (postal_code, address, district) != (new["postal_code"], new["address"], new["district"]):
                     updates.append({"id": hid, "postal_code": new["postal_code"],
                                     "address": new["address"], "district": new["district"]})
                     if hid not in self.added:
                         self.changed.add(hid)
-                self.touched.add(hid)
                 if new["_head"]:
                     self.headed.add(hid)
         new_households = [
