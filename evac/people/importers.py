@@ -11,8 +11,10 @@ A column named 個人番号 or マイナンバー refuses the file.
 Households are upserted by 世帯番号 with the address and postal code of the 世帯主 row (or the
 first row) and the district (大字 or 町) cut from that address by `district_of`.
 
-All or nothing: every row is checked first; one bad row refuses the whole file, naming each bad
-line and column, and nothing is stored. A re-import is idempotent: a person is the same person
+All or nothing: one bad row refuses the whole file, naming each bad line and column, and
+nothing is stored. The file is read once, row by row, and stored ROWS_PER_FLUSH rows at a time
+inside one transaction that a refusal rolls back; so a city's extract imports in the memory of
+a few thousand rows, and on SQLite the write lock is held while the file is read. A re-import is idempotent: a person is the same person
 when household number, normalised name and birth date match; changed fields are updated,
 identical rows are counted unchanged. Persons missing from a later file are kept (an extract may
 be partial); removing residents is a separate, deliberate step.
