@@ -8,7 +8,7 @@ in a child process of its own, so its peak RSS is its own; the ratio of the larg
 to the default town's says whether memory stays bounded (about 1: it does; about N: it grows
 with the town).
 
-    .venv/bin/python bench/demo.py [--residents N] [--seed S] [--no-postgres]
+    .venv/bin/python bench/demo.py [--residents N] [--seed S] [--no-postgres] [--no-sqlite]
 
 PostgreSQL: the server named by EVAC_BENCH_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/test) is used only to create a database of its own,
@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--residents", type=int, default=200_000, help="the larger town (default 200,000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--child", nargs=3, metavar=("LABEL", "URL", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     sizes = (DEFAULT_RESIDENTS, args.residents) if args.residents != DEFAULT_RESIDENTS else (DEFAULT_RESIDENTS,)
     print(f"evac demo bench: {' and '.join(f'{n:,}' for n in sizes)} synthetic residents (seed {args.seed}), "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
-    databases = [("SQLite", "sqlite:///{tmp}/bench.sqlite3")]
+    databases = [] if args.no_sqlite else [("SQLite", "sqlite:///{tmp}/bench.sqlite3")]
     server = os.environ.get("EVAC_BENCH_DATABASE_URL", DEFAULT_PG_SERVER)
     name = os.environ.get("EVAC_BENCH_DEMO_DATABASE_NAME", "evac_bench_demo")
     results: dict[tuple[str, int], tuple[float, float]] = {}
