@@ -14,10 +14,12 @@ first row) and the district (大字 or 町) cut from that address by `district_o
 All or nothing: one bad row refuses the whole file, naming each bad line and column, and
 nothing is stored. The file is read once, row by row, and stored ROWS_PER_FLUSH rows at a time
 inside one transaction that a refusal rolls back; so a city's extract imports in the memory of
-a few thousand rows, and on SQLite the write lock is held while the file is read. A re-import is idempotent: a person is the same person
-when household number, normalised name and birth date match; changed fields are updated,
-identical rows are counted unchanged. Persons missing from a later file are kept (an extract may
-be partial); removing residents is a separate, deliberate step.
+a few thousand rows, and on SQLite the write lock is held while the file is read.
+
+A re-import is idempotent: a person is the same person when household number, normalised name
+and birth date match; changed fields are updated, identical rows are counted unchanged.
+Persons missing from a later file are kept (an extract may be partial); removing residents is a
+separate, deliberate step.
 
 The 12-digit 個人番号 (My Number) must never enter evac: a row with a 12-digit number in any cell
 is refused, and the message does not repeat the digits. Logs carry counts only.
