@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
 ENCODING_LABELS = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "cp932": "CP932 (Shift_JIS)"}
 
@@ -63,11 +63,68 @@ def read_file(path: Path | str) -> DecodedText:
     return decode(Path(path).read_bytes())
 
 
-def rows(text: str) -> Iterator[tuple[int, list[str]]]:
-    """CSV rows with their 1-based physical line numbers (the header is line 1)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+def rows(text: str | TextIO) -> Iterator[tuple[int, list[str]]]:
+    """CSV rows with their 1-based physical line numbers (the header is line 1).
+
+    `text` is the whole text, or a text stream opened with ``newline=""`` (`open_text`): a
+    stream is read row by row, never whole.
+    """
+    reader = csv.reader(io.StringIO(text, newline="") if isinstance(text, str) else text)
     for row in reader:
         yield reader.line_num, row
+
+
+SNIFF_BYTES = 1 << 16  # a resident extract's header is Japanese: its first line alone tells the encoding
+
+
+def sniff_encoding(head: bytes, *, whole: bool) -> str:
+    """`decode`'s rule on the first bytes of a file (`whole`: they are all of it).
+
+    A character cut at the end of `head` is not held against either encoding.
+    """
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    for encoding in ("utf-8", "cp932"):
+        try:
+            codecs.getincrementaldecoder(encoding)().decode(head, final=whole)
+        except UnicodeDecodeError as exc:
+            failure = exc
+            continue
+        return encoding
+    raise EncodingNotRecognised(
+        f"文字コードを判別できません (UTF-8 でも CP932 でもありません): byte {failure.start}")
+
+
+class _Prefixed(io.RawIOBase):
+    """The bytes already read for sniffing, then the rest of the stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+        self.head, self.rest = memoryview(head), rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.head:
+            n = min(len(buffer), len(self.head))
+            buffer[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        data = self.rest.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+
+def open_text(handle: BinaryIO) -> tuple[TextIO, str]:
+    """A text stream over a binary one, in the encoding its first bytes show, and that encoding.
+
+    Decoded as it is read (never whole); bytes further on that are not in the encoding raise
+    `UnicodeDecodeError` from the read. Raises `EncodingNotRecognised` for the first bytes.
+    """
+    head = handle.read(SNIFF_BYTES)
+    encoding = sniff_encoding(head, whole=len(head) < SNIFF_BYTES)
+    raw = io.BufferedReader(_Prefixed(head, handle))
+    return io.TextIOWrapper(raw, encoding=encoding, newline=""), encoding
 
 
 def records(text: str) -> Iterator[tuple[int, list[str]]]:

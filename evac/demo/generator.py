@@ -283,8 +283,7 @@ class _Generator:
         else:
             weights = _PLANNED_WEIGHTS if district.planned else _OLD_WEIGHTS
             members = self.members(rng.choices(_TYPE_NAMES, weights)[0])
-        # Distinct per seed so that demo towns of two seeds never share a household number.
-        number = f"{self.seed % 100:02d}{index + 1:08d}"
+        number = household_number(self.seed, index)
         consent = (rng.random() < 0.92, rng.random() < 0.65, rng.random() < 0.3)
         household = DemoHousehold(number, district, self.address(district), members, consent, foreign)
         head = members[0]
@@ -303,18 +302,34 @@ class _Generator:
         return household
 
 
-def generate_town(residents: int, seed: int) -> list[DemoHousehold]:
-    """Households totalling exactly `residents` persons, deterministic for `seed`."""
+def household_number(seed: int, index: int) -> str:
+    """The 世帯番号 of the household drawn `index`-th (from 0): distinct per seed.
+
+    So demo towns of two seeds never share a household number.
+    """
+    return f"{seed % 100:02d}{index + 1:08d}"
+
+
+def iter_town(residents: int, seed: int) -> Iterator[DemoHousehold]:
+    """Households totalling exactly `residents` persons, deterministic for `seed`, one at a time.
+
+    Nothing is kept once a household is handed out: a town of any size is drawn in the memory
+    of one household.
+    """
     generator = _Generator(seed)
-    households: list[DemoHousehold] = []
-    total = 0
+    total = index = 0
     while total < residents:
-        household = generator.household(len(households))
+        household = generator.household(index)
         # The last household is cut to size; its head stays first.
         household.members = household.members[:residents - total]
-        households.append(household)
         total += len(household.members)
-    return households
+        index += 1
+        yield household
+
+
+def generate_town(residents: int, seed: int) -> list[DemoHousehold]:
+    """The households of `iter_town` as a list (for small towns and tests)."""
+    return list(iter_town(residents, seed))
 
 
 def resident_rows(households: Iterable[DemoHousehold]) -> Iterator[list[str]]:
@@ -341,8 +356,14 @@ def resident_csv(households: Iterable[DemoHousehold]) -> bytes:
 
 
 def write_resident_csv(path: Path, households: Iterable[DemoHousehold]) -> int:
-    """Write the resident extract to `path` (directories created); return the number of bytes."""
-    data = resident_csv(households)
+    """Write the resident extract to `path` (directories created) as `resident_csv` would give it.
+
+    Written row by row as `households` yields them; returns the number of bytes.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return len(data)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        handle.write("\ufeff")
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows(resident_rows(households))
+    return path.stat().st_size

@@ -8,11 +8,12 @@ none, so the demo invents plausible ones. The residents are entirely synthetic.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from evac.accounts.models import Role, StaffAccount, staff_shelter
 from evac.audit import service as audit
 from evac.common.db import read_only, writing
 from evac.common.importing import ImportReport
-from evac.demo.generator import generate_town, write_resident_csv
+from evac.demo.generator import DemoHousehold, household_number, iter_town, write_resident_csv
 from evac.extensions import db
 from evac.people.importers import import_residents_file
 from evac.people.models import Household, Person, PersonSource
@@ -149,15 +150,23 @@ def assign_capacities(seed: int) -> int:
 
 
 @writing
-def mark_demo_persons(numbers: Sequence[str]) -> None:
+def mark_demo_persons(numbers: Iterable[str]) -> None:
     """Mark the imported demo residents as synthetic (source `demo`), in chunked bulk updates."""
-    for start in range(0, len(numbers), CHUNK):
-        households = select(Household.id).where(Household.number.in_(numbers[start:start + CHUNK]))
+    iterator = iter(numbers)
+    while chunk := list(itertools.islice(iterator, CHUNK)):
+        households = select(Household.id).where(Household.number.in_(chunk))
         db.session.execute(
             update(Person).where(Person.household_id.in_(households), Person.source == PersonSource.REGISTER)
             .values(source=PersonSource.DEMO)
             .execution_options(synchronize_session=False)
         )
+
+
+def _counted(households: Iterable[DemoHousehold], counter: list[int]) -> Iterator[DemoHousehold]:
+    """`households`, counting them in `counter[0]` as they pass."""
+    for household in households:
+        counter[0] += 1
+        yield household
 
 
 @read_only
@@ -279,14 +288,17 @@ def build_demo_town(*, residents: int, seed: int, csv_path: Path, evacuees: int 
     progress(f"収容人数 capacities (synthetic, seed {seed}): {capacities} 件設定 set")
     t = step("shelters", t)
 
-    town = generate_town(residents, seed)
-    size = write_resident_csv(csv_path, town)
-    progress(f"住民データ生成 generated: {residents:,} 人 persons, {len(town):,} 世帯 households "
+    # Drawn and written a household at a time, then read back row by row by the importer: the
+    # town is never in memory whole, whatever its size.
+    counter = [0]
+    size = write_resident_csv(csv_path, _counted(iter_town(residents, seed), counter))
+    households = counter[0]
+    progress(f"住民データ生成 generated: {residents:,} 人 persons, {households:,} 世帯 households "
              f"→ {csv_path} ({size / 1e6:.1f} MB)")
     t = step("generate", t)
 
     resident_report = import_residents_file(csv_path)
-    mark_demo_persons([h.number for h in town])
+    mark_demo_persons(household_number(seed, index) for index in range(households))
     progress(f"住民データ取込 imported: {resident_report.summary()}")
     t = step("residents", t)
 
@@ -300,5 +312,5 @@ def build_demo_town(*, residents: int, seed: int, csv_path: Path, evacuees: int 
         progress(f"開設 opened: {opened} 避難所 shelters, 受付 checked in: {checked_in} 人 persons")
     step("disaster", t)
     seconds["total"] = time.perf_counter() - started
-    return DemoResult(upgraded, directory, reports, capacities, len(town), resident_report, csv_path,
+    return DemoResult(upgraded, directory, reports, capacities, households, resident_report, csv_path,
                       demo_accounts, seconds)

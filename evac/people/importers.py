@@ -11,11 +11,15 @@ A column named 個人番号 or マイナンバー refuses the file.
 Households are upserted by 世帯番号 with the address and postal code of the 世帯主 row (or the
 first row) and the district (大字 or 町) cut from that address by `district_of`.
 
-All or nothing: every row is checked first; one bad row refuses the whole file, naming each bad
-line and column, and nothing is stored. A re-import is idempotent: a person is the same person
-when household number, normalised name and birth date match; changed fields are updated,
-identical rows are counted unchanged. Persons missing from a later file are kept (an extract may
-be partial); removing residents is a separate, deliberate step.
+All or nothing: one bad row refuses the whole file, naming each bad line and column, and
+nothing is stored. The file is read once, row by row, and stored ROWS_PER_FLUSH rows at a time
+inside one transaction that a refusal rolls back; so a city's extract imports in the memory of
+a few thousand rows, and on SQLite the write lock is held while the file is read.
+
+A re-import is idempotent: a person is the same person when household number, normalised name
+and birth date match; changed fields are updated, identical rows are counted unchanged.
+Persons missing from a later file are kept (an extract may be partial); removing residents is a
+separate, deliberate step.
 
 The 12-digit 個人番号 (My Number) must never enter evac: a row with a 12-digit number in any cell
 is refused, and the message does not repeat the digits. Logs carry counts only.
@@ -23,14 +27,18 @@ is refused, and the message does not repeat the digits. Logs carry counts only.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
 import re
 import unicodedata
+from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
@@ -103,6 +111,9 @@ _ALLERGY = re.compile(r"^アレルギー\s*(?:\((?P<text>[^()]*)\))?$")
 _DISTRICT_CUT = re.compile(r"^(.+?)(?:小字|字|[0-9]|[一二三四五六七八九十]+丁目|番地|$)")
 _KE = str.maketrans({"ヶ": "が", "ケ": "が", "ヵ": "が"})
 CHUNK = 500  # ids per IN (...) list: far below SQLite's and PostgreSQL's parameter limits
+# Rows stored at a time: big enough that the per-chunk lookups cost little per row, small enough
+# that a chunk's rows and statements stay a few megabytes, whatever the size of the file.
+ROWS_PER_FLUSH = 2000
 LIMITS = {"世帯番号": 40, "氏名": 100, "氏名_カナ": 100, "続柄": 20, "住所": 300, "国籍": 50, "言語": 20,
           "ペット_備考": 200}
 
@@ -135,11 +146,50 @@ class _Resident:
 
 
 @dataclass
-class _Parsed:
-    residents: list[_Resident] = field(default_factory=list)
+class _Scan:
+    """What reading a file found besides its residents: errors, warnings, optional columns.
+
+    Each valid row leaves only a 64-bit hash of its identity and its line number here (12 bytes
+    in two arrays), so that a person given twice is found at the end however far apart the rows
+    are, without keeping the rows.
+    """
+
     errors: list[RowError] = field(default_factory=list)
     optional: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
+    identities: array[int] = field(default_factory=lambda: array("Q"))
+    lines: array[int] = field(default_factory=lambda: array("L"))
+
+    def note(self, resident: _Resident) -> None:
+        """Remember that this identity was given on this line."""
+        number, key, born = resident.household_number, *resident.key
+        digest = hashlib.blake2b(f"{number}\x1f{key}\x1f{born.isoformat()}".encode(), digest_size=8).digest()
+        self.identities.append(int.from_bytes(digest, "big"))
+        self.lines.append(resident.line)
+
+    def duplicates(self) -> list[RowError]:
+        """An error for each later row of a person (household, name, birth date) given twice.
+
+        Sorted a sixteenth of the hashes at a time, to keep the sort's lists small. Two different
+        persons sharing a 64-bit hash is a chance of about 1 in 10^7 in a file of a million rows.
+        """
+        repeated: set[int] = set()
+        for bucket in range(16):
+            ordered = sorted(h for h in self.identities if h >> 60 == bucket)
+            repeated.update(a for a, b in pairwise(ordered) if a == b)
+        if not repeated:
+            return []
+        first: dict[int, int] = {}
+        errors = []
+        for identity, line in zip(self.identities, self.lines, strict=True):
+            if identity not in repeated:
+                continue
+            if identity in first:
+                errors.append(RowError(line, "氏名", _("%(first)d行目と同じ人 (世帯番号・氏名・生年月日) です",
+                                                      first=first[identity])))
+            else:
+                first[identity] = line
+        return errors
 
 
 def district_of(address: str | None, town: str = "精華町") -> str | None:
@@ -242,22 +292,22 @@ def _check_header(header: list[str]) -> tuple[dict[str, int], list[RowError], li
     return positions, errors, warnings
 
 
-def _parse(text: str, today: date) -> _Parsed:
-    """Check every row; collect valid residents and every error."""
-    result = _Parsed()
-    rows: Iterator[tuple[int, list[str]]] = csvfile.rows(text)
+def _read(rows: Iterator[tuple[int, list[str]]], today: date, scan: _Scan) -> Iterator[_Resident]:
+    """Check every row as it is read; yield the valid residents, note every error in `scan`.
+
+    `scan.optional` is set from the header before the first resident is yielded.
+    """
     header_line = next(rows, None)
     if header_line is None:
-        result.errors.append(RowError(1, "見出し", _("ファイルが空です")))
-        return result
-    positions, header_errors, result.warnings = _check_header(header_line[1])
+        scan.errors.append(RowError(1, "見出し", _("ファイルが空です")))
+        return
+    positions, header_errors, scan.warnings = _check_header(header_line[1])
     if header_errors:
-        result.errors.extend(header_errors)
-        return result
-    result.optional = tuple(name for name in OPTIONAL_COLUMNS if name in positions)
+        scan.errors.extend(header_errors)
+        return
+    scan.optional = tuple(name for name in OPTIONAL_COLUMNS if name in positions)
     width = len(header_line[1])
     header_names = [_nfkc(name).replace("＿", "_") for name in header_line[1]]
-    seen: dict[tuple[str, str, date], int] = {}
     missing_kana = 0
     previous_end = header_line[0]
     for end, row in rows:
@@ -280,25 +330,20 @@ def _parse(text: str, today: date) -> _Parsed:
         if len(row) != width:
             errors.append(RowError(line, "列数", _("列の数が見出しと違います (見出し %(w)d 列、この行 %(n)d 列)",
                                                  w=width, n=len(row))))
-            result.errors.extend(errors)
+            scan.errors.extend(errors)
             continue
         cells = {name: ("" if index in refused_cells else row[index]) for name, index in positions.items()}
-        resident, row_errors, had_kana = _parse_row(line, cells, result.optional, today)
+        resident, row_errors, had_kana = _parse_row(line, cells, scan.optional, today)
         errors.extend(e for e in row_errors if positions.get(e.field) not in refused_cells)
         if not had_kana:
             missing_kana += 1
+        scan.errors.extend(errors)
         if resident is not None and not errors:
-            identity = (resident.household_number, *resident.key)
-            if identity in seen:
-                errors.append(RowError(line, "氏名", _("%(first)d行目と同じ人 (世帯番号・氏名・生年月日) です",
-                                                     first=seen[identity])))
-            else:
-                seen[identity] = line
-                result.residents.append(resident)
-        result.errors.extend(errors)
+            scan.note(resident)
+            yield resident
     if missing_kana:
-        result.warnings.append(_("氏名_カナが空の行が %(n)d 行あります (カナ検索で見つかりません)", n=missing_kana))
-    return result
+        scan.warnings.append(_("氏名_カナが空の行が %(n)d 行あります (カナ検索で見つかりません)", n=missing_kana))
+
 
 
 def _parse_row(line: int, cells: dict[str, str], optional: Sequence[str],
@@ -395,6 +440,29 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
+class _Bits:
+    """A set of household ids as one bit each: which households this import has written, and how.
+
+    Ids are small dense integers, so a million-resident town costs tens of kilobytes, not the
+    tens of megabytes a set of numbers would.
+    """
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def __contains__(self, n: int) -> bool:
+        return n >> 3 < len(self.data) and bool(self.data[n >> 3] & (1 << (n & 7)))
+
+    def add(self, n: int) -> None:
+        """Put `n` in the set."""
+        if n >> 3 >= len(self.data):
+            self.data.extend(bytes((n >> 3) - len(self.data) + 1 + len(self.data) // 2))
+        self.data[n >> 3] |= 1 << (n & 7)
+
+    def __len__(self) -> int:
+        return int.from_bytes(self.data, "little").bit_count()
+
+
 def _households(residents: Iterable[_Resident], town: str) -> dict[str, dict[str, Any]]:
     """Household columns by number: address and postal code of the head (or the first row)."""
     households: dict[str, dict[str, Any]] = {}
@@ -411,119 +479,231 @@ def _households(residents: Iterable[_Resident], town: str) -> dict[str, dict[str
     return households
 
 
-def _store(parsed: _Parsed, report: ResidentImportReport) -> None:
-    """Upsert households and persons in bulk, in the caller's transaction.
+class _Store:
+    """Upserts a checked file chunk by chunk in the caller's transaction.
+
+    What must be known across chunks is kept as bits by household id: which households this
+    import has met (`touched`), on their 世帯主 row (`headed`), added or changed. So a
+    household whose rows are scattered over the file still takes its head's address, and a
+    household written earlier in the file is not counted again. Everything else is looked up
+    per chunk: households by number, their persons by household id.
 
     (On PostgreSQL the app turns server-side prepared statements off, see `evac.app`: a generic
     plan made the chunked IN-list lookups here forty times slower.)
     """
-    _upsert(parsed, report)
 
+    def __init__(self, optional: Sequence[str], report: ResidentImportReport) -> None:
+        self.report = report
+        self.now = now_utc()
+        self.town = _town()
+        self.touched, self.headed, self.added, self.changed = _Bits(), _Bits(), _Bits(), _Bits()
+        # Households already stored, met so far only on rows of members other than the 世帯主:
+        # (stored postal code, address, district, the first such row's). Few, unless a file
+        # scatters its households.
+        self.pending: dict[int, tuple[str | None, str | None, str | None, dict[str, Any]]] = {}
+        self.compared = ["family_name", "given_name", "family_name_kana", "given_name_kana", "kana_key", "sex",
+                         "relationship_to_head", "postal_code", "address", "phone", "needs", "allergy"]
+        self.compared += [OPTIONAL_COLUMNS[column] for column in optional]
+        self.columns = [getattr(Person, name) for name in self.compared]
 
-def _upsert(parsed: _Parsed, report: ResidentImportReport) -> None:
-    now = now_utc()
-    wanted = _households(parsed.residents, _town())
-    numbers = list(wanted)
-    household_ids: dict[str, int] = {}
-    household_updates = []
-    for chunk in _chunks(numbers):
-        for hid, number, postal_code, address, district in db.session.execute(
-            select(Household.id, Household.number, Household.postal_code, Household.address,
-                   Household.district).where(Household.number.in_(chunk))
-        ):
-            household_ids[number] = hid
-            new = wanted[number]
+    def close(self) -> None:
+        """Households whose file had no 世帯主 row take their first row's; then the counts."""
+        updates = []
+        for hid, (postal_code, address, district, new) in self.pending.items():
             if (postal_code, address, district) != (new["postal_code"], new["address"], new["district"]):
-                household_updates.append({"id": hid, "postal_code": new["postal_code"],
-                                          "address": new["address"], "district": new["district"]})
-    new_households = [
-        {key: value for key, value in wanted[number].items() if key != "_head"} | {"created_at": now}
-        for number in numbers if number not in household_ids
-    ]
-    if new_households:
-        # A plain executemany, then the new ids by number: INSERT … RETURNING over many rows goes
-        # through multi-row VALUES statements, measured 5–10 times slower on PostgreSQL.
-        db.session.execute(insert(Household.__table__), new_households)
-        for chunk in _chunks([h["number"] for h in new_households]):
-            household_ids.update(
-                (number, hid) for hid, number in
-                db.session.execute(select(Household.id, Household.number).where(Household.number.in_(chunk)))
-            )
-    if household_updates:
-        db.session.execute(update(Household), household_updates)
-    report.households_added, report.households_updated = len(new_households), len(household_updates)
+                updates.append({"id": hid, "postal_code": new["postal_code"],
+                                "address": new["address"], "district": new["district"]})
+                self.changed.add(hid)
+        for chunk in _chunks(updates):
+            db.session.execute(update(Household), chunk)
+        self.pending.clear()
+        self.report.households_added, self.report.households_updated = len(self.added), len(self.changed)
 
-    compared = ["family_name", "given_name", "family_name_kana", "given_name_kana", "kana_key", "sex",
-                "relationship_to_head", "postal_code", "address", "phone", "needs", "allergy"]
-    compared += [OPTIONAL_COLUMNS[column] for column in parsed.optional]
-    columns = [getattr(Person, name) for name in compared]
-    existing: dict[tuple[int, str, date | None], tuple[int, tuple[Any, ...]]] = {}
-    added_numbers = {h["number"] for h in new_households}
-    known_ids = [household_ids[n] for n in numbers if n not in added_numbers]
-    for chunk in _chunks(known_ids):
-        query = select(Person.id, Person.household_id, Person.name_key, Person.birth_date, *columns).where(
-            Person.household_id.in_(chunk)).order_by(Person.id)
-        for row in db.session.execute(query):
-            existing.setdefault((row[1], row[2], row[3]), (row[0], tuple(row[4:])))
-    inserts, updates = [], []
-    for resident in parsed.residents:
-        hid = household_ids[resident.household_number]
-        found = existing.get((hid, *resident.key))
-        if found is None:
-            inserts.append(resident.values | {"household_id": hid, "source": PersonSource.REGISTER,
-                                              "created_at": now, "updated_at": now})
-        elif found[1] != tuple(resident.values[name] for name in compared):
-            updates.append({name: resident.values[name] for name in compared}
-                           | {"id": found[0], "updated_at": now})
-        else:
-            report.unchanged += 1
-    if inserts:
-        # A Core insert on the table: one executemany for all rows. (The ORM's bulk insert would
-        # omit None values and split the batch wherever the set of keys changes, and costs more
-        # per row in bookkeeping that plain rows with every column given do not need.)
-        db.session.execute(insert(Person.__table__), inserts)
-    if updates:
-        db.session.execute(update(Person), updates)
-    report.added, report.updated = len(inserts), len(updates)
+    def chunk(self, residents: Sequence[_Resident]) -> None:
+        """Upsert the households, then the persons, of these residents."""
+        household_ids, fresh = self._households(residents)
+        self._persons(residents, household_ids, fresh)
+
+    def _households(self, residents: Sequence[_Resident]) -> tuple[dict[str, int], set[int]]:
+        """Ids by number of the chunk's households, and the ids of those inserted now."""
+        wanted = _households(residents, self.town)
+        household_ids: dict[str, int] = {}
+        updates = []
+        for chunk in _chunks(list(wanted)):
+            for hid, number, postal_code, address, district in db.session.execute(
+                select(Household.id, Household.number, Household.postal_code, Household.address,
+                       Household.district).where(Household.number.in_(chunk))
+            ):
+                household_ids[number] = hid
+                new = wanted[number]
+                if hid in self.touched and (hid in self.headed or not new["_head"]):
+                    continue  # seen earlier in this file, on a row that takes precedence
+                self.touched.add(hid)
+                if not new["_head"] and hid not in self.added:
+                    # The 世帯主 row may come later in the file: until then (or the end) this
+                    # household keeps what it has, so an unchanged one is not written twice.
+                    self.pending[hid] = (postal_code, address, district, new)
+                    continue
+                self.pending.pop(hid, None)
+                if (postal_code, address, district) != (new["postal_code"], new["address"], new["district"]):
+                    updates.append({"id": hid, "postal_code": new["postal_code"],
+                                    "address": new["address"], "district": new["district"]})
+                    if hid not in self.added:
+                        self.changed.add(hid)
+                if new["_head"]:
+                    self.headed.add(hid)
+        new_households = [
+            {key: value for key, value in household.items() if key != "_head"} | {"created_at": self.now}
+            for number, household in wanted.items() if number not in household_ids
+        ]
+        fresh: set[int] = set()
+        if new_households:
+            # A plain executemany, then the new ids by number: INSERT … RETURNING over many rows goes
+            # through multi-row VALUES statements, measured 5–10 times slower on PostgreSQL.
+            db.session.execute(insert(Household.__table__), new_households)
+            for chunk in _chunks([h["number"] for h in new_households]):
+                for hid, number in db.session.execute(
+                        select(Household.id, Household.number).where(Household.number.in_(chunk))):
+                    household_ids[number] = hid
+                    fresh.add(hid)
+                    for bits in (self.touched, self.added):
+                        bits.add(hid)
+                    if wanted[number]["_head"]:
+                        self.headed.add(hid)
+        if updates:
+            db.session.execute(update(Household), updates)
+        return household_ids, fresh
+
+    def _persons(self, residents: Sequence[_Resident], household_ids: dict[str, int], fresh: set[int]) -> None:
+        compared = self.compared
+        existing: dict[tuple[int, str, date | None], tuple[int, tuple[Any, ...]]] = {}
+        # A household added by this import holds only persons of this file: a row matching one of
+        # them is a person given twice, which refuses the file anyway.
+        known_ids = sorted({hid for hid in household_ids.values() if hid not in self.added})
+        for chunk in _chunks(known_ids):
+            query = select(Person.id, Person.household_id, Person.name_key, Person.birth_date,
+                           *self.columns).where(Person.household_id.in_(chunk)).order_by(Person.id)
+            for row in db.session.execute(query):
+                existing.setdefault((row[1], row[2], row[3]), (row[0], tuple(row[4:])))
+        inserts, updates = [], []
+        for resident in residents:
+            hid = household_ids[resident.household_number]
+            found = existing.get((hid, *resident.key))
+            if found is None:
+                inserts.append(resident.values | {"household_id": hid, "source": PersonSource.REGISTER,
+                                                  "created_at": self.now, "updated_at": self.now})
+            elif found[1] != tuple(resident.values[name] for name in compared):
+                updates.append({name: resident.values[name] for name in compared}
+                               | {"id": found[0], "updated_at": self.now})
+            else:
+                self.report.unchanged += 1
+        if inserts:
+            # A Core insert on the table: one executemany for all rows. (The ORM's bulk insert would
+            # omit None values and split the batch wherever the set of keys changes, and costs more
+            # per row in bookkeeping that plain rows with every column given do not need.)
+            db.session.execute(insert(Person.__table__), inserts)
+        if updates:
+            db.session.execute(update(Person), updates)
+        self.report.added += len(inserts)
+        self.report.updated += len(updates)
+
+
+def _flushes(residents: Iterator[_Resident], scan: _Scan) -> Iterator[list[_Resident]]:
+    """The residents in chunks of about ROWS_PER_FLUSH, a household's run of rows kept together.
+
+    Nothing more is handed out once the file has shown an error: it will be refused, and the
+    rest is only read for its errors.
+    """
+    chunk: list[_Resident] = []
+    for resident in residents:
+        if scan.errors:
+            chunk = []
+            continue
+        if len(chunk) >= ROWS_PER_FLUSH and (resident.household_number != chunk[-1].household_number
+                                             or len(chunk) >= 2 * ROWS_PER_FLUSH):
+            yield chunk
+            chunk = []
+        chunk.append(resident)
+    if chunk and not scan.errors:
+        yield chunk
+
+
+def _refusal(errors: list[RowError]) -> ImportRefused:
+    lines = len({e.line for e in errors})
+    return ImportRefused(_("住民データを取り込めません: %(n)d 行に問題があります。何も登録していません。", n=lines),
+                         errors)
+
+
+def _encoding_refusal() -> ImportRefused:
+    return ImportRefused(_("文字コードを判別できません (UTF-8 でも CP932 (Shift_JIS) でもありません)"),
+                         [RowError(0, "文字コード", _("UTF-8 または CP932 で保存してください"))])
 
 
 @writing
-def _store_residents(parsed: _Parsed, report: ResidentImportReport) -> None:
-    """Store a checked file in one writing unit (all or nothing), audited."""
-    _store(parsed, report)
+def _import_stream(handle: BinaryIO, start: int | None, today: date) -> ResidentImportReport:
+    """Read, check and store a file in one writing unit (all or nothing), audited.
+
+    Rows are checked and stored chunk by chunk as they are read; an error anywhere refuses the
+    file (`ImportRefused`) and the unit is rolled back, so nothing is stored. Run again whole on
+    contention: `start` is where the file begins in a seekable `handle` (None: not seekable).
+    """
+    if start is not None:
+        handle.seek(start)
+    try:
+        text, encoding = csvfile.open_text(handle)
+    except csvfile.EncodingNotRecognised:
+        raise _encoding_refusal() from None
+    scan = _Scan()
+    report = ResidentImportReport(format=FORMAT, encoding=csvfile.ENCODING_LABELS[encoding])
+    rows = csvfile.rows(text)
+    residents = _read(rows, today, scan)
+    store: _Store | None = None
+    try:
+        for chunk in _flushes(residents, scan):
+            store = store or _Store(scan.optional, report)
+            store.chunk(chunk)
+    except UnicodeDecodeError:
+        # Bytes further on that are not in the encoding of the first ones. The text is decoded
+        # blocks ahead of the csv reader, so no line can be named: the file as a whole (0).
+        log.info("resident import refused", extra={"error_rows": 1, "encoding": encoding})
+        raise _encoding_refusal() from None
+    errors = sorted([*scan.errors, *scan.duplicates()], key=lambda e: e.line)
+    if errors:
+        log.info("resident import refused", extra={"error_rows": len({e.line for e in errors}),
+                                                    "encoding": encoding})
+        raise _refusal(errors)
+    report.warnings = scan.warnings
+    if store is not None:
+        store.close()
     audit.record("person.import", subject_type="person", detail={
         "format": "resident_register", "added": report.added, "updated": report.updated,
         "unchanged": report.unchanged, "households_added": report.households_added,
         "households_updated": report.households_updated,
     })
-
-
-def import_residents_bytes(data: bytes, *, today: date | None = None) -> ResidentImportReport:
-    """Import a resident extract given as bytes (UTF-8, UTF-8 with BOM or CP932).
-
-    Owns its transaction: commits on success; on refusal (`ImportRefused`) nothing is stored.
-    """
-    try:
-        decoded = csvfile.decode(data)
-    except csvfile.EncodingNotRecognised:
-        raise ImportRefused(_("文字コードを判別できません (UTF-8 でも CP932 (Shift_JIS) でもありません)"),
-                            [RowError(0, "文字コード", _("UTF-8 または CP932 で保存してください"))]) from None
-    parsed = _parse(decoded.text, today or today_in_japan())
-    if parsed.errors:
-        lines = len({e.line for e in parsed.errors})
-        log.info("resident import refused", extra={"error_rows": lines, "encoding": decoded.encoding})
-        raise ImportRefused(
-            _("住民データを取り込めません: %(n)d 行に問題があります。何も登録していません。", n=lines),
-            parsed.errors,
-        )
-    report = ResidentImportReport(format=FORMAT, encoding=decoded.encoding_label, warnings=parsed.warnings)
-    _store_residents(parsed, report)
     log.info("resident import done", extra={
         "added": report.added, "updated": report.updated, "unchanged": report.unchanged,
-        "households_added": report.households_added, "encoding": decoded.encoding})
+        "households_added": report.households_added, "encoding": encoding})
     return report
 
 
+def import_residents_stream(handle: BinaryIO, *, today: date | None = None) -> ResidentImportReport:
+    """Import a resident extract from a binary stream (UTF-8, UTF-8 with BOM or CP932).
+
+    The stream is read once, row by row, and never held whole: a city's file imports in the
+    memory of a few thousand rows. Owns its transaction: commits on success; on refusal
+    (`ImportRefused`) nothing is stored. A seekable stream can be read again if the unit must
+    be retried on contention.
+    """
+    start = handle.tell() if handle.seekable() else None
+    return _import_stream(handle, start, today or today_in_japan())
+
+
+def import_residents_bytes(data: bytes, *, today: date | None = None) -> ResidentImportReport:
+    """Import a resident extract given as bytes; see `import_residents_stream`."""
+    return import_residents_stream(io.BytesIO(data), today=today)
+
+
 def import_residents_file(path: Path | str, *, today: date | None = None) -> ResidentImportReport:
-    """Import a resident extract CSV file; see `import_residents_bytes`."""
-    return import_residents_bytes(Path(path).read_bytes(), today=today)
+    """Import a resident extract CSV file, read as it is imported; see `import_residents_stream`."""
+    with Path(path).open("rb") as handle:
+        return import_residents_stream(handle, today=today)
