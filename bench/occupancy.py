@@ -8,9 +8,10 @@ test client with a bearer token, as an HQ page poll would, and prints p50 / p95 
 
     .venv/bin/python bench/occupancy.py [--persons N] [--open-shelters N] [--requests N] [--no-postgres]
 
-SQLite: a file under /tmp. PostgreSQL: the server named by EVAC_BENCH_DATABASE_URL (default
-postgresql://postgres@127.0.0.1:5432/test) is used only to create a database of its own,
-`evac_bench_occ`, dropped and recreated on every run — never the `test` database itself.
+SQLite: a file under /tmp (`--sqlite-path`). PostgreSQL: the server named by
+EVAC_BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test) is used only to
+create a database of its own, `evac_bench_occ` (`--pg-database`), dropped and recreated on every
+run — never the `test` database itself. Two people benchmarking at once give different names.
 """
 
 from __future__ import annotations
@@ -278,8 +279,8 @@ def bench(label: str, url: str, data: dict[str, list[tuple[Any, ...]]], requests
     return result
 
 
-def _postgres_url() -> str | None:
-    return postgres_bench_url(os.environ.get("EVAC_BENCH_DATABASE_URL", DEFAULT_PG_SERVER), PG_DATABASE)
+def _postgres_url(database: str) -> str | None:
+    return postgres_bench_url(os.environ.get("EVAC_BENCH_DATABASE_URL", DEFAULT_PG_SERVER), database)
 
 
 def report(result: dict[str, Any]) -> str:
@@ -313,6 +314,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2011)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--sqlite-path", type=Path, default=SQLITE_PATH)
+    parser.add_argument("--pg-database", default=PG_DATABASE, help="dropped and recreated: never a shared one")
     args = parser.parse_args()
 
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
@@ -322,14 +325,14 @@ def main() -> None:
     print(f"generated {len(data['shelter']):,} shelters, {len(data['household']):,} households, "
           f"{len(data['person']):,} persons and open stays over {args.open_shelters:,} open shelters "
           f"in {time.perf_counter() - started:.1f} s")
-    instance = Path("/tmp/evac_bench_occ_instance")
+    instance = args.sqlite_path.with_name(args.sqlite_path.stem + "_instance")
     instance.mkdir(exist_ok=True)
     if not args.no_sqlite:
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{SQLITE_PATH}{suffix}").unlink(missing_ok=True)
-        print(report(bench("SQLite", f"sqlite:///{SQLITE_PATH}", data, args.requests, instance)), flush=True)
+            Path(f"{args.sqlite_path}{suffix}").unlink(missing_ok=True)
+        print(report(bench("SQLite", f"sqlite:///{args.sqlite_path}", data, args.requests, instance)), flush=True)
     if not args.no_postgres:
-        url = _postgres_url()
+        url = _postgres_url(args.pg_database)
         if url:
             print(report(bench("PostgreSQL", url, data, args.requests, instance)), flush=True)
 

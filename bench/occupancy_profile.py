@@ -1,0 +1,89 @@
+"""Where one full HQ occupancy poll spends its time: version query, summary query, formatting,
+gzip, and the rest (Flask, auth, the test client), on a database bench/occupancy.py left behind.
+
+    .venv/bin/python bench/occupancy_profile.py sqlite:////tmp/evac_bench_occ.sqlite3 [--polls N]
+    .venv/bin/python bench/occupancy_profile.py postgresql://postgres@127.0.0.1:5432/evac_bench_occ
+
+Medians of N polls each (the machine is shared: compare the parts with each other, not with
+another run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from evac.app import create_app
+from evac.common.db import read_only
+from evac.extensions import db
+from evac.hq import service
+
+
+def _median_ms(fn: Callable[[], Any], polls: int) -> tuple[float, Any]:
+    fn()
+    times = []
+    result = None
+    for _ in range(polls):
+        start = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("url")
+    parser.add_argument("--polls", type=int, default=30)
+    args = parser.parse_args()
+    app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "SECRET_KEY": "bench", "CARD_KEY": "bench",
+                      "EVAC_SECRETS_PERSISTENT": True, "TESTING": True})
+    from evac.accounts import service as accounts
+    from evac.accounts.models import Role
+
+    with app.app_context():
+        name = f"profile-{os.getpid()}"
+        accounts.create_account(name, role=Role.HQ, password="bench bench bench")
+        headers = {"Authorization": f"Bearer {accounts.issue_token(name)}"}
+        db.session.commit()
+        client = app.test_client()
+        try:
+            from evac.hq import summary
+        except ImportError:  # before evac.hq.summary: the rows were read in the service module
+            rows = read_only(service._summary_rows)  # type: ignore[attr-defined]
+        else:
+            def all_rows() -> list[tuple[Any, ...]]:
+                return summary._driver_rows("all", summary._all_rows_query)
+
+            rows = read_only(all_rows)
+        parts = {
+            "version query (occupancy_version)": lambda: service.occupancy_version(),
+            "summary query (driver rows)": lambda: rows(),
+            "summary built (query + JSON)": lambda: service.occupancy_summary_json(),
+        }
+        out = {label: _median_ms(fn, args.polls) for label, fn in parts.items()}
+        body = out["summary built (query + JSON)"][1].encode()
+        out["gzip level 1"] = _median_ms(lambda: gzip.compress(body, compresslevel=1, mtime=0), args.polls)
+        out["whole poll, plain (client.get)"] = _median_ms(
+            lambda: client.get("/api/v1/occupancy", headers=headers), args.polls)
+        out["whole poll, gzip (client.get)"] = _median_ms(
+            lambda: client.get("/api/v1/occupancy", headers={**headers, "Accept-Encoding": "gzip"}), args.polls)
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    print(f"[{args.url.split(':')[0]}] load average {load}; "
+          f"median of {args.polls} each; body {len(body) / 1024:.0f} KiB")
+    for label, (ms, _) in out.items():
+        print(f"  {label:<36} {ms:7.1f} ms")
+    version = out["version query (occupancy_version)"][0]
+    built = out["summary built (query + JSON)"][0]
+    query = out["summary query (driver rows)"][0]
+    plain = out["whole poll, plain (client.get)"][0]
+    print(f"  => formatting {built - query:.1f} ms; Flask, auth and the rest of a plain poll "
+          f"{plain - version - built:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
