@@ -16,7 +16,10 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
+
+import sqlalchemy as sa
 
 from evac.app import create_app
 from evac.common.db import read_only
@@ -24,11 +27,13 @@ from evac.extensions import db
 from evac.hq import service
 
 
-def _median_ms(fn: Callable[[], Any], polls: int) -> tuple[float, Any]:
+def _median_ms(fn: Callable[[], Any], polls: int, before: Callable[[], Any] | None = None) -> tuple[float, Any]:
     fn()
     times = []
     result = None
     for _ in range(polls):
+        if before is not None:
+            before()  # untimed
         start = time.perf_counter()
         result = fn()
         times.append((time.perf_counter() - start) * 1000)
@@ -55,7 +60,11 @@ def main() -> None:
             from evac.hq import summary
         except ImportError:  # before evac.hq.summary: the rows were read in the service module
             rows = read_only(service._summary_rows)  # type: ignore[attr-defined]
+            kept_summaries = False
         else:
+            kept_summaries = True
+            driver_time = summary.driver_time
+
             def all_rows() -> list[tuple[Any, ...]]:
                 return summary._driver_rows("all", summary._all_rows_query)
 
@@ -72,6 +81,20 @@ def main() -> None:
             lambda: client.get("/api/v1/occupancy", headers=headers), args.polls)
         out["whole poll, gzip (client.get)"] = _median_ms(
             lambda: client.get("/api/v1/occupancy", headers={**headers, "Accept-Encoding": "gzip"}), args.polls)
+        if kept_summaries:
+            def one_counter_changed() -> None:
+                db.session.execute(sa.text(
+                    "UPDATE hq_shelter_tally SET occupancy = occupancy + 1, updated_at = :now WHERE shelter_id = "
+                    "(SELECT min(shelter_id) FROM hq_shelter_tally)"),
+                    {"now": driver_time(datetime.now(UTC), db.engine.dialect.name)})
+                db.session.commit()
+
+            out["kept: 304 (version only)"] = _median_ms(lambda: client.get(
+                "/api/v1/occupancy", headers={**headers, "If-None-Match": client.get(
+                    "/api/v1/occupancy", headers=headers).headers["ETag"]}), args.polls)
+            out["kept: refreshed after a change, gzip"] = _median_ms(
+                lambda: client.get("/api/v1/occupancy", headers={**headers, "Accept-Encoding": "gzip"}),
+                args.polls, before=one_counter_changed)
     load = " ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"[{args.url.split(':')[0]}] load average {load}; "
           f"median of {args.polls} each; body {len(body) / 1024:.0f} KiB")
@@ -80,7 +103,7 @@ def main() -> None:
     version = out["version query (occupancy_version)"][0]
     built = out["summary built (query + JSON)"][0]
     query = out["summary query (driver rows)"][0]
-    plain = out["whole poll, plain (client.get)"][0]
+    plain = out["whole poll, plain (client.get)"][0]  # served from the kept summary once there is one
     print(f"  => formatting {built - query:.1f} ms; Flask, auth and the rest of a plain poll "
           f"{plain - version - built:.1f} ms")
 

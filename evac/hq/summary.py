@@ -446,5 +446,7 @@ def summary_for(role: str, version: Version) -> Summary:
 def closed_since(since: datetime) -> list[int]:
     """Ids of the shelters closed since `since` (less `DELTA_OVERLAP`), for a delta poll."""
     cutoff = since - DELTA_OVERLAP
-    return list(db.session.scalars(select(Shelter.id).where(
-        Shelter.status == ShelterStatus.CLOSED, Shelter.updated_at >= cutoff).order_by(Shelter.id)))
+    # By the stamp's index alone, the status looked at here: with the status in the WHERE, SQLite
+    # walked the status index through every closed shelter (80,000 of 82,557) on each delta poll.
+    rows = db.session.execute(select(Shelter.id, Shelter.status).where(Shelter.updated_at >= cutoff))
+    return sorted(sid for sid, status in rows if status is ShelterStatus.CLOSED)
