@@ -65,10 +65,11 @@ def _stamp_micros_sql(column: Any, dialect: str) -> Any:
     """A stored timestamp as integer microseconds since 1970 (UTC), the same on both databases."""
     if dialect == "postgresql":
         return cast(extract("epoch", column) * 1_000_000, BigInteger)
-    # evac's stored text, naive UTC `YYYY-MM-DD HH:MM:SS[.ffffff]`; padded so a missing or short
-    # fraction reads as the microseconds it means.
+    # evac's stored text, naive UTC `YYYY-MM-DD HH:MM:SS[.ffffff]`: whole seconds from the text
+    # without its fraction (SQLite keeps times in milliseconds, so .9996 s would round up to the
+    # next second), the fraction padded so a missing or short one reads as the microseconds it means.
     text = type_coerce(column, String)
-    return (cast(func.strftime("%s", text), Integer) * 1_000_000
+    return (cast(func.strftime("%s", func.substr(text, 1, 19)), Integer) * 1_000_000
             + cast(func.substr(text.concat("000000"), 21, 6), Integer))
 
 
