@@ -8,6 +8,7 @@ wrapping every response (flask-compress): the desk's small answers are not worth
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 
 from flask import Response, request
 
@@ -23,12 +24,15 @@ def accepts_gzip() -> bool:
     return request.accept_encodings["gzip"] > 0
 
 
-def compress(response: Response) -> None:
-    """gzip the response's body in place if it is large enough and the client accepts gzip."""
+def compress(response: Response, gzipped: Callable[[], bytes] | None = None) -> None:
+    """gzip the response's body in place if it is large enough and the client accepts gzip.
+
+    `gzipped`, if given, returns the body already compressed (kept with a cached answer).
+    """
     response.vary.add("Accept-Encoding")
     if response.direct_passthrough or response.content_length is None or response.content_length < MIN_BYTES:
         return
     if "Content-Encoding" in response.headers or not accepts_gzip():
         return
-    response.set_data(gzip.compress(response.get_data(), compresslevel=LEVEL, mtime=0))
+    response.set_data(gzipped() if gzipped else gzip.compress(response.get_data(), compresslevel=LEVEL, mtime=0))
     response.headers["Content-Encoding"] = "gzip"

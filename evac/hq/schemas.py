@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 from evac.checkin.schemas import PersonIdentityOut, ShelterCountsOut
 from evac.common.schemas import Schema
 from evac.hq.inquiries import Requester
-from evac.hq.service import NEED_KEYS
+from evac.hq.summary import NEED_KEYS
 from evac.shelters.models import ShelterStatus
 
 # People with each 要配慮 need (every open stay of the shelter, at home and in cars included).

@@ -7,13 +7,9 @@ passes through this module: counts per shelter only.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from json import encoder as json_encoder
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -21,16 +17,12 @@ from sqlalchemy import func, or_, select
 from evac.common.db import now_utc, read_only
 from evac.common.textnorm import kana_key
 from evac.extensions import db
-from evac.incidents import service as incidents
+from evac.hq import summary
 from evac.outbox.models import BatchStatus, OutboxEvent, SyncBatch, SyncConnector
 from evac.shelters.models import Shelter, ShelterStatus
 from evac.shelters.service import get_shelter, reading_order
-from evac.stays.models import NEED_COLUMNS, OccupancyHour, ShelterTally
+from evac.stays.models import OccupancyHour, ShelterTally
 
-ACTIVE = (ShelterStatus.OPEN, ShelterStatus.FULL)
-# Need keys as the API names them (elderly, infant, …), in the order of `Need`.
-NEED_KEYS = tuple(column.removeprefix("need_") for column in NEED_COLUMNS)
-NEAR_FULL = 0.8
 TREND_HOURS = 24
 SYNC_CONNECTORS = ("http", "csv")
 
@@ -39,196 +31,26 @@ _SHELTER_COLUMNS = (Shelter.id, Shelter.code, Shelter.name, Shelter.name_kana, S
                     Shelter.lon, Shelter.kind, Shelter.opened_at, Shelter.updated_at)
 
 
-def _raw_iso(value: Any) -> str | None:
-    """A timestamp read straight from the driver, as ISO 8601 in UTC.
-
-    SQLite hands back evac's stored text (naive UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``), PostgreSQL an
-    aware datetime. Parsing thousands of them into datetimes only to format them again cost a
-    third of the summary's time.
-    """
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.replace(" ", "T") + "+00:00"
-    return value.astimezone(UTC).isoformat()
-
-
-def _summary_query() -> Any:
-    return (
-        select(
-            Shelter.id, Shelter.code, Shelter.name, Shelter.name_kana, Shelter.status, Shelter.capacity,
-            Shelter.municipality_code, Shelter.municipality_name, Shelter.lat, Shelter.lon, Shelter.updated_at,
-            ShelterTally.occupancy, ShelterTally.households, ShelterTally.at_home, ShelterTally.in_car,
-            ShelterTally.pets, *(getattr(ShelterTally, c) for c in NEED_COLUMNS), ShelterTally.updated_at,
-        )
-        .select_from(Shelter)
-        .outerjoin(ShelterTally, ShelterTally.shelter_id == Shelter.id)
-        # Matches the partial index ix_shelter_active exactly, so only open shelters are read.
-        .where(Shelter.status.in_(ACTIVE))
-        .order_by(Shelter.id)
-    )
-
-
-_compiled: dict[str, str] = {}
-
-
-def _summary_rows() -> list[tuple[Any, ...]]:
-    """The summary query's rows as the driver returns them (no SQLAlchemy row processing)."""
-    connection = db.session.connection()
-    dialect = connection.dialect
-    sql = _compiled.get(dialect.name)
-    if sql is None:  # constant SQL (its only values are the two statuses): compiled once per dialect
-        sql = _compiled[dialect.name] = str(
-            _summary_query().compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-    driver = connection.connection.driver_connection
-    assert driver is not None  # a checked-out connection always has its driver connection
-    cursor = driver.cursor()
-    try:
-        cursor.execute(sql)
-        return cursor.fetchall()
-    finally:
-        cursor.close()
-
-
-def _version_query() -> Any:
-    tally = ShelterTally
-    return (
-        select(
-            func.count(), func.coalesce(func.sum(Shelter.id), 0), func.max(Shelter.updated_at),
-            func.max(tally.updated_at),
-            *(func.coalesce(func.sum(getattr(tally, c)), 0) for c in ("occupancy", "households", "at_home", "in_car",
-                                                                      "pets", *NEED_COLUMNS)),
-            func.coalesce(func.sum(Shelter.capacity), 0),
-        )
-        .select_from(Shelter)
-        .outerjoin(tally, tally.shelter_id == Shelter.id)
-        .where(Shelter.status.in_(ACTIVE))
-    )
-
-
 @read_only
 def occupancy_version() -> str:
-    """A short text that changes whenever GET /api/v1/occupancy would answer differently.
-
-    Read from what is already stored — no write on the check-in path: over the same rows as the
-    summary (the open shelters and their counters), their number and ids, the latest change of
-    each table and the sums of every count and capacity. A check-in, check-out or status change
-    moves a counter's `updated_at` and a sum; opening or closing a shelter changes the set; a
-    name, status or capacity change moves the shelter's `updated_at`; switching the incident
-    replaces the counters. One aggregate over the partial index of open shelters: no JSON built.
-
-    Timestamps come from the application servers' clocks, so two commits may land out of order;
-    the sums still move with every count change, and anything that escaped (a rename committed
-    with an older stamp than one already seen) shows with the next change.
-    """
-    row = db.session.execute(_version_query()).one()
-    text = "|".join("" if v is None else str(v) for v in row)
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
-
-
-_string = json_encoder.encode_basestring  # the C encoder json.dumps itself uses (non-ASCII kept)
-_NEEDS_JSON = "{" + ",".join(f'"{key}":%d' for key in NEED_KEYS) + "}"
-_ZERO_NEEDS = (0,) * len(NEED_KEYS)
-
-
-def _text(value: str | None) -> str:
-    return "null" if value is None else _string(value)
-
-
-def _number(value: float | None) -> str:
-    return "null" if value is None or not math.isfinite(value) else repr(value)
-
-
-# How far before a delta poll's `since` changes are sent again: a change is stamped by its
-# application server's clock before its transaction commits, so one stamped a little before the
-# last answer may have become visible only after it. Sending a minute again costs a few rows.
-DELTA_OVERLAP = timedelta(seconds=60)
-
-
-def _driver_time(value: datetime, dialect: str) -> Any:
-    """`value` as the driver hands stored timestamps back, so raw rows compare with it."""
-    if dialect == "sqlite":  # evac's stored text: naive UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``
-        return value.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value
-
-
-def _closed_since(cutoff: datetime) -> list[int]:
-    return list(db.session.scalars(select(Shelter.id).where(
-        Shelter.status == ShelterStatus.CLOSED, Shelter.updated_at >= cutoff).order_by(Shelter.id)))
+    """A short text that changes whenever GET /api/v1/occupancy would answer differently
+    (`evac.hq.summary.read_version`)."""
+    return summary.read_version().tag
 
 
 @read_only
 def occupancy_summary_json(since: datetime | None = None) -> str:
-    """Totals and one entry per open or full shelter, as the JSON text of GET /api/v1/occupancy.
+    """Totals and one entry per open or full shelter, as the JSON text of GET /api/v1/occupancy,
+    built from all rows now (the endpoint serves the kept one of its version: `summary.summary_for`).
 
     With `since` (the `generated_at` of the caller's last answer) it is a delta: the totals in
     full, but only the shelters changed since then (less `DELTA_OVERLAP`) and the ids of those
-    closed since (`closed_ids`); the caller keeps the rest from its last answer. A delta over
-    another incident than the caller's last answer is theirs to notice (`incident_id`).
-
-    One query over the partial index of open shelters, joined to the counters by primary key,
-    read through the driver and written out as JSON row by row: with 2,500 open shelters this is
-    a fraction of the time that building dicts for a generic encoder took. Counts only, no
-    personal data: nothing to audit.
+    closed since (`closed_ids`); the caller keeps the rest from its last answer.
     """
-    rows = _summary_rows()
-    cutoff = None if since is None else _driver_time(since - DELTA_OVERLAP, db.session.connection().dialect.name)
-    need_totals = [0] * len(NEED_KEYS)
-    occupancy_total = households_total = at_home_total = in_car_total = pets_total = 0
-    capacity_total = capacity_unknown = near_full = full = 0
-    parts: list[str] = []
-    append = parts.append
-    shown = 0
-    for (sid, code, name, kana, status, capacity, mcode, mname, lat, lon, shelter_updated,
-         occupancy, households, at_home, in_car, pets, *rest) in rows:
-        tally_updated = rest[-1]
-        if occupancy is None:  # no counter row yet: nobody has stayed there
-            occupancy = households = at_home = in_car = pets = 0
-            needs = _ZERO_NEEDS
-        else:
-            needs = tuple(rest[:-1])
-            for i, n in enumerate(needs):
-                need_totals[i] += n
-        ratio = occupancy / capacity if capacity else None
-        last_change = tally_updated if tally_updated and tally_updated > shelter_updated else shelter_updated
-        shown += 1
-        if cutoff is None or last_change >= cutoff:
-            append(
-                f'{{"id":{sid},"code":{_text(code)},"name":{_text(name)},"name_kana":{_text(kana)},'
-                f'"status":{_text(status)},'
-                f'"municipality_code":{_text(mcode)},"municipality_name":{_text(mname)},'
-                f'"lat":{_number(lat)},"lon":{_number(lon)},"capacity":{_number(capacity)},'
-                f'"occupancy":{occupancy},"households":{households},"at_home":{at_home},"in_car":{in_car},'
-                f'"pets":{pets},"needs":{_NEEDS_JSON % needs},'
-                f'"fill":{"null" if ratio is None else repr(round(ratio, 4))},'
-                f'"last_stay_change":{_text(_raw_iso(tally_updated))},"updated_at":{_text(_raw_iso(last_change))}}}'
-            )
-        occupancy_total += occupancy
-        households_total += households
-        at_home_total += at_home
-        in_car_total += in_car
-        pets_total += pets
-        if capacity is None:
-            capacity_unknown += 1
-        else:
-            capacity_total += capacity
-        if status == ShelterStatus.FULL.value or (ratio is not None and ratio >= 1):
-            full += 1
-        elif ratio is not None and ratio >= NEAR_FULL:
-            near_full += 1
-    totals = {
-        "open_shelters": shown, "occupancy": occupancy_total, "households": households_total,
-        "capacity": capacity_total, "capacity_unknown": capacity_unknown, "at_home": at_home_total,
-        "in_car": in_car_total, "pets": pets_total, "near_full": near_full, "full": full,
-        "needs": dict(zip(NEED_KEYS, need_totals, strict=True)),
-    }
-    incident = incidents.current()
-    head: dict[str, Any] = {"generated_at": now_utc().isoformat(), "incident_id": incident.id if incident else None,
-                            "totals": totals}
-    if since is not None:
-        head.update(delta=True, since=since.isoformat(), closed_ids=_closed_since(since - DELTA_OVERLAP))
-    head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
-    return head_json[:-1] + ',"shelters":[' + ",".join(parts) + "]}"
+    built = summary.build("", summary.read_version())
+    if since is None:
+        return built.body().decode()
+    return built.delta_json(since, summary.closed_since(since))
 
 
 def _hours(now: datetime, hours: int) -> list[datetime]:

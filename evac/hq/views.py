@@ -16,7 +16,7 @@ from evac.accounts.models import Role
 from evac.common.db import now_utc
 from evac.common.errors import ErrorOut
 from evac.common.vocab import TOKYO
-from evac.hq import closing, exports, incidents, inquiries, service
+from evac.hq import closing, exports, incidents, inquiries, service, summary
 from evac.hq.compression import compress
 from evac.hq.schemas import (
     CloseReportOut,
@@ -65,14 +65,24 @@ class Occupancy(MethodView):
         """
         # The version is read before the summary: a change committed between the two makes the
         # body newer than its tag, so the next poll fetches again (never the other way round).
-        etag = f"occupancy-{current_account().role.value}-{service.occupancy_version()}"
+        role = current_account().role.value
+        version = summary.current_version()
+        # The role is in the tag and in the cache's key: HQ and admin see every shelter today,
+        # and a role that sees fewer must never be handed another's answer.
+        etag = f"occupancy-{role}-{version.tag}"
         if request.if_none_match.contains_weak(etag):
             response = current_app.response_class(status=304)
         else:
-            response = current_app.response_class(service.occupancy_summary_json(args["since"]),
-                                                  mimetype="application/json")
-            compress(response)
-        # The HQ roles see every shelter today; the role is in the tag for when one sees fewer.
+            # Built once per version and role in this process; its gzip too.
+            built = summary.summary_for(role, version)
+            since = args["since"]
+            if since is None:
+                response = current_app.response_class(built.body(), mimetype="application/json")
+                compress(response, built.gzipped)
+            else:
+                response = current_app.response_class(built.delta_json(since, summary.closed_since(since)),
+                                                      mimetype="application/json")
+                compress(response)
         response.set_etag(etag, weak=True)
         response.headers["Cache-Control"] = "private, no-cache"
         response.vary.update(("Accept-Encoding", "Authorization", "Cookie"))

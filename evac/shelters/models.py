@@ -97,6 +97,9 @@ class Shelter(db.Model):  # type: ignore[name-defined]
         # index makes that a short range; a plain index on status would not help SQLite, whose
         # statistics cannot see that nearly every shelter is closed, so it would scan the table.
         Index("ix_shelter_active", "id", sqlite_where=text(ACTIVE_SHELTERS), postgresql_where=text(ACTIVE_SHELTERS)),
+        # HQ's summary re-reads only the shelters changed since its last read (and a delta poll
+        # the ones closed since): a short range of this index instead of all 82,557 rows.
+        Index("ix_shelter_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

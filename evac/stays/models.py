@@ -70,6 +70,8 @@ class ShelterTally(db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "hq_shelter_tally"
+    # HQ's summary re-reads only the counters changed since its last read (evac.hq.summary).
+    __table_args__ = (Index("ix_hq_shelter_tally_updated_at", "updated_at"),)
 
     shelter_id: Mapped[int] = mapped_column(ForeignKey("shelter.id", ondelete="CASCADE"), primary_key=True)
     occupancy: Mapped[int] = mapped_column(Integer, default=0)
