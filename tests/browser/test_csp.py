@@ -18,6 +18,7 @@ from evac.shelters.importers import import_shelters_bytes
 from tests import factories
 from tests.browser.conftest import screenshot
 from tests.browser.fake_camera import camera_browser, write_card_video
+from tests.browser.pages import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -114,11 +115,7 @@ def _camera_decoder(launched: Any, live_server: str, shelter_id: int, *, worker_
     page.set_default_timeout(20_000)
     problems = _policy_problems(page)
     try:
-        page.goto(f"{live_server}/login")
-        page.get_by_label("ユーザー名").fill("csp-camera")
-        page.get_by_label("パスワード").fill(factories.PASSWORD)
-        page.get_by_role("button", name="ログイン").click()
-        page.wait_for_url(re.compile(r".*/desk$"))
+        log_in(page, live_server, "csp-camera")
         page.goto(f"{live_server}/desk/{shelter_id}")
         page.wait_for_selector("#desk[data-ready='1']")
         page.get_by_role("button", name="カメラ").click()

@@ -12,6 +12,7 @@ import pytest
 from evac.accounts.models import Role
 from evac.shelters.models import ShelterStatus
 from tests import factories
+from tests.browser.pages import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -66,11 +67,7 @@ def _open_hq(page: Any, live_server: str) -> None:
     page.context.route(NOT_LOOPBACK, lambda route: route.abort())
     page.add_init_script(CATCH_MAP)
     page.set_viewport_size({"width": 1366, "height": 768})
-    page.goto(f"{live_server}/login")
-    page.get_by_label("ユーザー名").fill("hq-map")
-    page.get_by_label("パスワード").fill(factories.PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(re.compile(r".*/hq$"))
+    log_in(page, live_server, "hq-map", lands_on="/hq")
     page.goto(f"{live_server}/hq?refresh=300")
     page.wait_for_selector("#hq[data-ready='1']")
 

@@ -11,6 +11,7 @@ import pytest
 from evac.accounts.models import Role
 from tests import factories
 from tests.browser.conftest import screenshot
+from tests.browser.pages import log_in
 from tests.readers.conftest import Desk, post_read
 
 pytestmark = pytest.mark.browser
@@ -29,11 +30,7 @@ def test_hq_lists_readers_and_revokes_one(db: Any, client: Any, live_server: str
     factories.account(Role.HQ, username="hq1")
     page.context.route(NOT_LOOPBACK, lambda route: route.abort())
     page.set_viewport_size({"width": 1366, "height": 900})
-    page.goto(f"{live_server}/login")
-    page.get_by_label("ユーザー名").fill("hq1")
-    page.get_by_label("パスワード").fill(factories.PASSWORD)
-    page.get_by_role("button", name="ログイン").click()
-    page.wait_for_url(re.compile(r".*/hq$"))
+    log_in(page, live_server, "hq1", lands_on="/hq")
     page.wait_for_selector("#readers[data-count='2']")
     row = page.locator(f"#reader-rows tr[data-reader-id='{first['reader_id']}']")
     cells = row.locator("td").all_inner_texts()
