@@ -165,9 +165,12 @@ _STORED = select(_REQUESTS.c.request_hash, _REQUESTS.c.account_id, _REQUESTS.c.r
     _REQUESTS.c.client_id == bindparam("p_client_id"))
 
 
-@writing
+@read_only
 def _replay(account: Principal, request: _Request) -> Outcome | None:
-    """The answer stored under the request's client id (a replay, audited), or None if there is none."""
+    """The answer stored under the request's client id (a replay, audited), or None if there is none.
+
+    A read-only unit (its audit row is journaled as it ends): looking costs a refused request no write lock.
+    """
     stored = run(_STORED, {"p_client_id": request.client_id}).first()
     if stored is None:
         return None
