@@ -10,11 +10,11 @@ from evac.outbox.models import OutboxEvent
 from evac.people.models import Household, Person
 from evac.readers.models import CardReader, ReaderPairing, ReaderRead
 from evac.shelters.models import Shelter, ShelterKind, ShelterStatus
-from evac.stays.models import HouseholdTally, OccupancyHour, ShelterTally, Stay, StayTally
+from evac.stays.models import HouseholdTally, OccupancyHour, ShelterTally, Stay
 
 __all__ = [
     "ApiToken", "AuditEvent", "AuthState", "Card", "CardReader", "ClientRequest", "Household", "HouseholdTally",
     "ICCard", "Incident", "IncidentKind", "Need", "OccupancyHour", "OutboxEvent", "Person", "ReaderPairing",
     "ReaderRead", "Role", "Sex", "Shelter", "ShelterKind", "ShelterStatus", "ShelterTally", "StaffAccount", "Stay",
-    "StayStatus", "StayTally", "staff_shelter",
+    "StayStatus", "staff_shelter",
 ]

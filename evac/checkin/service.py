@@ -1,8 +1,8 @@
 """Check-in, check-out, outing, return and transfer: idempotent, audited, safe under concurrency.
 
-`checkin` and `checkout` are writing units: in one transaction they claim the request's client
-id, change the stays (and, with them, the counters), record the outbox events that describe the
-change and the audit events, and store the answer for replays. `lookup` and `roster` are
+`checkin` and `checkout` are writing units: in one transaction they change the stays (and, with
+them, the counters), record the outbox events that describe the change and the audit events, and
+claim the request's client id with the answer stored for replays (`_idempotent`). `lookup` and `roster` are
 read-only units. The desk pages and the JSON API both call these.
 
 The path is kept short because every check-in of a busy shelter waits for the one before it on
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from evac.audit import service as audit
 from evac.cards import service as cards
 from evac.checkin.models import ClientRequest
 from evac.common import signals
-from evac.common.db import current_unit, now_utc, prepared, read_only, writing
+from evac.common.db import UnitConflict, active_unit, current_unit, now_utc, prepared, read_only, writing
 from evac.common.errors import DomainError, NotFound, ValidationFailed
 from evac.common.statements import run
 from evac.common.textnorm import is_kana, kana_key, name_key
@@ -108,55 +109,112 @@ def _request_hash(kind: str, body: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _claim(kind: str, account: Principal, body: dict[str, Any]) -> tuple[int | None, Outcome | None]:
-    """Claim the request's client id: (its row id, None) the first time, (None, first answer) on a repeat.
+@dataclass(frozen=True)
+class _Request:
+    """A desk request's identity: what kind it is, its client id, and a hash of what it asked."""
 
-    One insert that does nothing on a conflict: a concurrent request with the same id waits for
-    the first transaction on the unique index, then reads the answer it stored.
+    kind: str
+    client_id: str
+    request_hash: str
+
+    @classmethod
+    def of(cls, kind: str, body: dict[str, Any]) -> _Request:
+        return cls(kind, str(body["client_id"]), _request_hash(kind, body))
+
+
+class _Taken(Exception):
+    """The client id was stored by another request meanwhile: this unit rolls back and replays that answer."""
+
+
+def _idempotent(kind: str, account: Principal, body: dict[str, Any],
+                work: Callable[[Principal, dict[str, Any], _Request], Outcome]) -> Outcome:
+    """Run a desk operation once per client id: the first run's answer is stored, a repeat gets it back.
+
+    The client id is claimed by the operation's last statement, which stores the answer with it
+    (`_remember`: an insert that does nothing on a conflict). A repeat therefore runs the
+    operation again — on PostgreSQL a concurrent one waits on the first's row locks and then on
+    the client id — finds the id taken, rolls everything back and answers what the first run
+    stored. A repeat refused where the first run succeeded (the person has moved on since) is
+    answered the same way. Each request costs one statement for its idempotency, not two.
     """
-    client_id = str(body["client_id"])
-    request_hash = _request_hash(kind, body)
-    incident = incidents.current(lock=True)
+    if active_unit() is not None:  # a repeat is found out by rolling the unit back: it must be its own
+        raise UnitConflict("a desk operation runs as a unit of its own")
+    request = _Request.of(kind, body)
+    if body.get("person"):
+        # A walk-in's first run registered the family: run again, it would meet them as possible
+        # duplicates and journal a read of candidates nobody was shown. Its answer is looked for first.
+        replayed = _replay(account, request)
+        if replayed is not None:
+            return replayed
+    try:
+        return work(account, body, request)
+    except _Taken:
+        pass
+    except DomainError:
+        replayed = _replay(account, request)
+        if replayed is None:
+            raise
+        return replayed
+    replayed = _replay(account, request)
+    if replayed is None:  # taken by a request that rolled back after all: this one's turn again
+        return work(account, body, request)
+    return replayed
+
+
+_STORED = select(_REQUESTS.c.request_hash, _REQUESTS.c.account_id, _REQUESTS.c.response).where(
+    _REQUESTS.c.client_id == bindparam("p_client_id"))
+
+
+@read_only
+def _replay(account: Principal, request: _Request) -> Outcome | None:
+    """The answer stored under the request's client id (a replay, audited), or None if there is none.
+
+    A read-only unit (its audit row is journaled as it ends): looking costs a refused request no write lock.
+    """
+    stored = run(_STORED, {"p_client_id": request.client_id}).first()
+    if stored is None:
+        return None
+    # Another account's client id is not theirs to replay: the stored answer holds personal data.
+    if stored.request_hash != request.request_hash or stored.account_id != account.id or stored.response is None:
+        raise ClientIdReused(_("この client_id は別の内容の受付で使われています"), fields={"client_id": "reused"})
+    person_ids = [s["person_id"] for s in stored.response.get("stays", [])]
+    audit.read("person.read", subject_type="client_request", subject_id=request.client_id,
+               detail={"person_ids": person_ids, "purpose": "replay"})
+    return Outcome(200, _public(stored.response))
+
+
+def _remember(account: Principal, request: _Request, outcome: Outcome, changes: _Changes | None = None) -> Outcome:
+    """Claim the client id with the answer stored for replays, and what the operation changed (for an undo).
+
+    `_Taken` if another request holds the id: its transaction has committed by the time the
+    insert returns (it waited on the unique index), and this one's is rolled back.
+    """
+    stored = outcome.body if changes is None or not changes.items else {**outcome.body, _UNDO: changes.stored()}
+    incident = incidents.current()
     unit_ = current_unit()
     stmt = prepared(("checkin.claim", unit_.dialect), lambda: unit_.insert(_REQUESTS).on_conflict_do_nothing(
         index_elements=["client_id"]).returning(_REQUESTS.c.id))
-    row_id = run(stmt, {
-        "client_id": client_id, "kind": kind, "request_hash": request_hash, "account_id": account.id,
-        "incident_id": incident.id if incident else None, "created_at": now_utc()}).scalar()
-    if row_id is not None:
-        return int(row_id), None
-    stored = db.session.execute(select(_REQUESTS.c.request_hash, _REQUESTS.c.account_id, _REQUESTS.c.response)
-                                .where(_REQUESTS.c.client_id == client_id)).one()
-    # Another account's client id is not theirs to replay: the stored answer holds personal data.
-    if stored.request_hash != request_hash or stored.account_id != account.id or stored.response is None:
-        raise ClientIdReused(_("この client_id は別の内容の受付で使われています"), fields={"client_id": "reused"})
-    person_ids = [s["person_id"] for s in stored.response.get("stays", [])]
-    audit.read("person.read", subject_type="client_request", subject_id=client_id,
-               detail={"person_ids": person_ids, "purpose": "replay"})
-    return None, Outcome(200, _public(stored.response))
-
-
-_REMEMBER = update(_REQUESTS).where(_REQUESTS.c.id == bindparam("p_id"))
-
-
-def _remember(row_id: int, outcome: Outcome, changes: _Changes | None = None) -> Outcome:
-    """Store the answer for replays, with what the operation changed (kept back from every answer) for an undo."""
-    stored = outcome.body if changes is None or not changes.items else {**outcome.body, _UNDO: changes.stored()}
-    run(_REMEMBER, {"p_id": row_id, "status_code": outcome.status_code, "response": stored})
+    claimed = run(stmt, {
+        "client_id": request.client_id, "kind": request.kind, "request_hash": request.request_hash,
+        "account_id": account.id, "incident_id": incident.id if incident else None, "created_at": now_utc(),
+        "status_code": outcome.status_code, "response": stored}).scalar()
+    if claimed is None:
+        raise _Taken(request.client_id)
     return outcome
 
 
-def _answer_at_commit(row_id: int, outcome: Outcome, changes: _Changes, named: dict[str, ShelterFacts]) -> Outcome:
+def _answer_at_commit(account: Principal, request: _Request, outcome: Outcome, changes: _Changes,
+                      named: dict[str, ShelterFacts]) -> Outcome:
     """Complete the answer with each named shelter's occupancy and store it for replays, as the unit commits.
 
-    Both wait for the counters' update, the last statement but these of the transaction: its
+    Both wait for the counters' update, the last statement but this one of the transaction: its
     ``RETURNING`` is the occupancy, so no query reads it back and no shelter's counter row is
     held while the answer is built.
     """
     def finish(occ: dict[int, Occupancy]) -> None:
         for key, shelter in named.items():
             outcome.body[key] = _shelter_answer(shelter, occ.get(shelter.id, Occupancy()))
-        _remember(row_id, outcome, changes)
+        _remember(account, request, outcome, changes)
 
     stays.occupancy_at_commit([shelter.id for shelter in named.values()], finish)
     return outcome
@@ -427,15 +485,11 @@ def checkin(account: Principal, body: dict[str, Any]) -> Outcome:
     of the same `client_id`; 409 when someone is at another shelter (unless `transfer`).
     """
     people.refuse_individual_numbers(body)
-    return _checkin(account, body)
+    return _idempotent("checkin", account, body, _checkin)
 
 
 @writing
-def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
-    row_id, replay = _claim("checkin", account, body)
-    if replay is not None:
-        return replay
-    assert row_id is not None
+def _checkin(account: Principal, body: dict[str, Any], request: _Request) -> Outcome:
     incident = incidents.required(lock=True)
     shelter = _open_shelter(body["shelter_id"], account)
     principal = _identify(body, account, shelter, incident)
@@ -507,21 +561,17 @@ def _checkin(account: Principal, body: dict[str, Any]) -> Outcome:
     }
     if body.get("include_household"):
         answer["household"] = household_view(account, principal.person_id, principal.household_id)
-    return _answer_at_commit(row_id, Outcome(201 if changed else 200, answer), done, {"shelter": shelter})
+    return _answer_at_commit(account, request, Outcome(201 if changed else 200, answer), done, {"shelter": shelter})
 
 
 def checkout(account: Principal, body: dict[str, Any]) -> Outcome:
     """Check-out (`left`), outing and `return`, `transfer`, or whereabouts `at_home` / `in_car`."""
     people.refuse_individual_numbers(body)
-    return _checkout(account, body)
+    return _idempotent("checkout", account, body, _checkout)
 
 
 @writing
-def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
-    row_id, replay = _claim("checkout", account, body)
-    if replay is not None:
-        return replay
-    assert row_id is not None
+def _checkout(account: Principal, body: dict[str, Any], request: _Request) -> Outcome:
     incident = incidents.required(lock=True)
     if body.get("qr"):
         holder = cards.resolve(body["qr"])
@@ -599,7 +649,7 @@ def _checkout(account: Principal, body: dict[str, Any]) -> Outcome:
     if target_shelter is not None:
         answer["to_shelter"] = None
         named["to_shelter"] = target_shelter
-    return _answer_at_commit(row_id, Outcome(201 if changed else 200, answer), done, named)
+    return _answer_at_commit(account, request, Outcome(201 if changed else 200, answer), done, named)
 
 
 # --- undo ------------------------------------------------------------------------------------------
@@ -649,15 +699,11 @@ def undo(account: Principal, body: dict[str, Any]) -> Outcome:
     with them, one `correction` event per stay tells the cloud system which events to cancel,
     and `stay.undo` is audited. Idempotent by `client_id` like every desk request.
     """
-    return _undo(account, body)
+    return _idempotent("undo", account, body, _undo)
 
 
 @writing
-def _undo(account: Principal, body: dict[str, Any]) -> Outcome:
-    row_id, replay = _claim("undo", account, body)
-    if replay is not None:
-        return replay
-    assert row_id is not None
+def _undo(account: Principal, body: dict[str, Any], request: _Request) -> Outcome:
     incident = incidents.required(lock=True)
     operation = _operation(account, body)
     response = dict(operation.response)
@@ -745,7 +791,7 @@ def _undo(account: Principal, body: dict[str, Any]) -> Outcome:
     to_shelter = response.get("to_shelter")
     if to_shelter is not None and to_shelter["id"] in touched:
         answer["to_shelter"] = _shelter_answer(touched[to_shelter["id"]], occ.get(to_shelter["id"], Occupancy()))
-    return _remember(row_id, Outcome(201, answer))
+    return _remember(account, request, Outcome(201, answer))
 
 
 @dataclass(frozen=True)

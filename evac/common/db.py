@@ -138,7 +138,7 @@ class UnitRequired(RuntimeError):
 
 
 class UnitConflict(RuntimeError):
-    """A writing unit was started inside a read-only one (a bug)."""
+    """A unit where it cannot be (a bug): a writing one inside a read-only one, a desk operation inside another."""
 
 
 # SQLSTATEs after which a PostgreSQL transaction is worth running again from the start.

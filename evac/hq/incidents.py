@@ -28,7 +28,7 @@ from evac.incidents.models import Incident, IncidentKind
 from evac.outbox.models import OutboxEvent, SyncBatch
 from evac.people.models import Household, Person, PersonSource
 from evac.shelters.models import Shelter, ShelterStatus
-from evac.stays.models import HouseholdTally, OccupancyHour, ShelterTally, Stay, StayTally
+from evac.stays.models import HouseholdTally, OccupancyHour, ShelterTally, Stay
 
 WALK_IN_SOURCES = (PersonSource.PAPER, PersonSource.MYNUMBER, PersonSource.IC)
 
@@ -190,8 +190,6 @@ def _purge_drill(incident: Incident, plan: dict[str, Any]) -> None:
     now = now_utc()
     session.execute(update(Shelter).where(Shelter.status != ShelterStatus.CLOSED)
                     .values(status=ShelterStatus.CLOSED, closed_at=now, updated_at=now))
-    drill_stays = select(Stay.id).where(Stay.incident_id == incident.id)
-    session.execute(delete(StayTally).where(StayTally.stay_id.in_(drill_stays)))
     session.execute(delete(Stay).where(Stay.incident_id == incident.id))
     # Only one incident is ever open, so with its stays gone nobody is counted anywhere.
     session.execute(delete(HouseholdTally))

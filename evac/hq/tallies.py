@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, text
+from sqlalchemy import case, delete, func, insert, select, text, update
 
 from evac.audit import service as audit
 from evac.common.db import current_unit, now_utc, read_only, writing
@@ -20,7 +20,7 @@ from evac.common.vocab import StayStatus
 from evac.extensions import db
 from evac.people.models import Person
 from evac.stays.counters import COUNT_COLUMNS, counts_of, record_hour, stored
-from evac.stays.models import NEED_COLUMNS, HouseholdTally, ShelterTally, Stay, StayTally
+from evac.stays.models import NEED_COLUMNS, HouseholdTally, ShelterTally, Stay
 
 __all__ = ["RebuildReport", "rebuild", "recompute", "recompute_now", "stored_now"]
 
@@ -93,7 +93,7 @@ class RebuildReport:
 
 
 def rebuild(*, dry_run: bool = False) -> RebuildReport:
-    """Recompute every counter, household count and needs snapshot from the open stays.
+    """Recompute every counter and household count from the open stays, and what each is counted with.
 
     On PostgreSQL the counter tables are locked for the rebuild: desks wait a few seconds rather
     than change counts the rebuild is recomputing. `dry_run` only reports (a read-only unit).
@@ -122,15 +122,18 @@ def _rebuild() -> RebuildReport:
     unit_ = current_unit()
     session = db.session
     if unit_.postgres:
-        session.execute(text("LOCK TABLE hq_shelter_tally, hq_household_tally, hq_stay_tally IN EXCLUSIVE MODE"))
+        # The stays first: a desk's unit writes a stay, then its counters; taken in the same order,
+        # the rebuild waits for the desks that already began, and they do not wait for it.
+        session.execute(text("LOCK TABLE stay, hq_shelter_tally, hq_household_tally IN EXCLUSIVE MODE"))
     fresh, current, corrected, open_stays = _differences()
     report = RebuildReport(len(fresh), corrected, open_stays, False)
     now = now_utc()
-    session.execute(delete(StayTally))
-    session.execute(insert(StayTally).from_select(
-        ["stay_id", "needs", "pets"],
-        select(Stay.id, Person.needs, Person.pets).join(Person, Person.id == Stay.person_id)
-        .where(Stay.checked_out_at.is_(None))))
+    stay = Stay.__table__
+    of_person = Person.id == stay.c.person_id
+    session.execute(update(stay).where(stay.c.checked_out_at.is_(None)).values(
+        counted_needs=func.coalesce(select(Person.needs).where(of_person).scalar_subquery(), 0),
+        counted_pets=func.coalesce(select(Person.pets).where(of_person).scalar_subquery(), 0),
+        updated_at=stay.c.updated_at))  # not a change of the stay: the desks' undo and the sync look at this
     session.execute(delete(HouseholdTally))
     key = func.coalesce(Stay.household_id, -Stay.person_id)
     session.execute(insert(HouseholdTally).from_select(

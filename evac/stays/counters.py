@@ -25,16 +25,19 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, select, update
 
 from evac.common.db import UnitOfWork, current_unit, now_utc, prepared
 from evac.common.statements import run
 from evac.common.vocab import StayStatus
 from evac.extensions import db
 from evac.incidents import service as incidents
-from evac.stays.models import NEED_COLUMNS, HouseholdTally, OccupancyHour, ShelterTally, StayTally
+from evac.stays.models import NEED_COLUMNS, HouseholdTally, OccupancyHour, ShelterTally
+
+if TYPE_CHECKING:
+    from evac.stays.service import StayRow
 
 _PENDING = "stays.pending_counts"
 _SETTLED = "stays.settled_counts"
@@ -52,15 +55,15 @@ BUCKET = {
 
 @dataclass
 class _Change:
-    """One stay's move between counters within the current unit."""
+    """One stay's move between counters within the current unit, with what it is counted with."""
 
     stay_id: int
     shelter_id: int
     household_key: int
     before: str | None  # counter the stay was in (None: it did not exist or was closed)
     after: str | None
-    needs: int | None = None  # known for stays opened in this unit
-    pets: int | None = None
+    needs: int
+    pets: int
 
 
 def household_key(household_id: int | None, person_id: int) -> int:
@@ -76,21 +79,20 @@ def _pending(unit_: UnitOfWork) -> list[_Change]:
     return pending
 
 
-def opened(stay_id: int, shelter_id: int, household_id: int | None, person_id: int, status: StayStatus,
-           *, needs: int, pets: int) -> None:
-    """Count a stay just opened, with the person's needs and pets as they are now."""
+def opened(stay: StayRow) -> None:
+    """Count a stay just opened (or reopened) with the needs and pets stored on it."""
     _pending(current_unit()).append(_Change(
-        stay_id, shelter_id, household_key(household_id, person_id), None, BUCKET.get(status),
-        needs=needs or 0, pets=pets or 0))
+        stay.id, stay.shelter_id, household_key(stay.household_id, stay.person_id), None, BUCKET.get(stay.status),
+        stay.counted_needs, stay.counted_pets))
 
 
-def moved(stay_id: int, shelter_id: int, household_id: int | None, person_id: int,
-          before: StayStatus, after: StayStatus) -> None:
-    """Move a stay between counters: a status change (外出, 在宅, 車中泊, 戻り) or its closing."""
-    old, new = BUCKET.get(before), BUCKET.get(after)
+def moved(stay: StayRow, after: StayStatus) -> None:
+    """Move an open stay between counters: a status change (外出, 在宅, 車中泊, 戻り) or its closing."""
+    old, new = BUCKET.get(stay.status), BUCKET.get(after)
     if old != new:
-        _pending(current_unit()).append(
-            _Change(stay_id, shelter_id, household_key(household_id, person_id), old, new))
+        _pending(current_unit()).append(_Change(
+            stay.id, stay.shelter_id, household_key(stay.household_id, stay.person_id), old, new,
+            stay.counted_needs, stay.counted_pets))
 
 
 @dataclass
@@ -126,44 +128,28 @@ def apply() -> dict[int, int]:
         return {}
     # The hook registered with the first change still runs at commit, for changes made after this.
     unit_.state[_PENDING] = []
-    # The net move of each stay: where it was before these changes, where it is now.
-    net: dict[int, list[Any]] = {}
+    # The net move of each stay: where it was, and with what, before these changes; where it is now.
+    net: dict[int, tuple[_Change, _Change]] = {}
     for change in changes:
-        entry = net.setdefault(change.stay_id, [change.before, change.after, change])
-        entry[1] = change.after
-        if change.needs is not None:
-            entry[2] = change
-    values = _stay_values([sid for sid, (_b, _a, c) in net.items() if c.needs is None])
+        net[change.stay_id] = (net.get(change.stay_id, (change, change))[0], change)
     deltas: dict[int, _ShelterDelta] = defaultdict(_ShelterDelta)
-    snapshots_new: list[dict[str, int]] = []
-    snapshots_gone: list[int] = []
-    for stay_id, (before, after, change) in net.items():
-        if before == after:
+    for first, last in net.values():
+        before, after = first.before, last.after
+        if before == after and (before is None or (first.needs, first.pets) == (last.needs, last.pets)):
             continue
-        needs, pets = (change.needs, change.pets) if change.needs is not None else values.get(stay_id, (0, 0))
-        delta = deltas[change.shelter_id]
-        if before is not None:
-            delta.counts[before] -= 1
-        if after is not None:
-            delta.counts[after] += 1
-        opening = (after is not None) - (before is not None)
-        if opening:
-            delta.counts["pets"] += opening * (pets or 0)
+        delta = deltas[first.shelter_id]
+        # Every open stay counts its needs and pets, whatever its counter (在宅 and 車中泊 included).
+        for sign, change, bucket in ((-1, first, before), (1, last, after)):
+            if bucket is None:
+                continue
+            delta.counts[bucket] += sign
+            delta.counts["pets"] += sign * change.pets
             for column, flag in NEED_COLUMNS.items():
-                if (needs or 0) & flag:
-                    delta.counts[column] += opening
-            if opening > 0:
-                snapshots_new.append({"stay_id": stay_id, "needs": needs or 0, "pets": pets or 0})
-            else:
-                snapshots_gone.append(stay_id)
+                if change.needs & flag:
+                    delta.counts[column] += sign
         sleeping = (after == "occupancy") - (before == "occupancy")
         if sleeping:
-            delta.households[change.household_key] += sleeping
-    session = db.session
-    if snapshots_gone:
-        session.execute(delete(StayTally).where(StayTally.stay_id.in_(snapshots_gone)))
-    if snapshots_new:
-        run(_statement(("snapshot",), lambda: insert(StayTally.__table__)), snapshots_new)
+            delta.households[first.household_key] += sleeping
     now = now_utc()
     done = unit_.state.setdefault(_SETTLED, {})
     for shelter_id in sorted(deltas):
@@ -175,14 +161,6 @@ def apply() -> dict[int, int]:
 # running it, on every check-in of the day. Keyed by what shapes them (the dialect, the columns).
 def _statement(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
     return prepared(("counters", *key), build)
-
-
-def _stay_values(stay_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """Needs and pets that stays opened earlier were counted with (their snapshot)."""
-    if not stay_ids:
-        return {}
-    return {sid: (needs, pets) for sid, needs, pets in db.session.execute(
-        select(StayTally.stay_id, StayTally.needs, StayTally.pets).where(StayTally.stay_id.in_(stay_ids)))}
 
 
 # The upserts name the tables, not the mapped classes: an ORM-enabled INSERT goes through the

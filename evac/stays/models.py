@@ -59,6 +59,11 @@ class Stay(db.Model):  # type: ignore[name-defined]
     client_id: Mapped[str | None] = mapped_column(String(36))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_account.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now_utc, onupdate=now_utc)
+    # The needs and pets the open stay is counted with, so that closing it subtracts exactly those:
+    # a person whose needs change during the stay (a register re-import, say) would otherwise be
+    # subtracted with other values than were added, and the counters would drift for good.
+    counted_needs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    counted_pets: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ShelterTally(db.Model):  # type: ignore[name-defined]
@@ -103,21 +108,6 @@ class HouseholdTally(db.Model):  # type: ignore[name-defined]
     shelter_id: Mapped[int] = mapped_column(ForeignKey("shelter.id", ondelete="CASCADE"), primary_key=True)
     household_key: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     members: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class StayTally(db.Model):  # type: ignore[name-defined]
-    """The needs and pets an open stay was counted with, so closing it subtracts exactly that.
-
-    Without it, a person whose needs change during the stay (a register re-import, say) would be
-    subtracted with other values than were added and the counters would drift for good.
-    """
-
-    __tablename__ = "hq_stay_tally"
-
-    stay_id: Mapped[int] = mapped_column(ForeignKey("stay.id", ondelete="CASCADE"), primary_key=True,
-                                         autoincrement=False)
-    needs: Mapped[int] = mapped_column(Integer, default=0)
-    pets: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class OccupancyHour(db.Model):  # type: ignore[name-defined]

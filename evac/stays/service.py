@@ -24,7 +24,8 @@ from evac.stays.models import ShelterTally, Stay
 
 _STAY = Stay.__table__
 _COLUMNS = (_STAY.c.id, _STAY.c.person_id, _STAY.c.shelter_id, _STAY.c.household_id, _STAY.c.status,
-            _STAY.c.method, _STAY.c.checked_in_at, _STAY.c.checked_out_at, _STAY.c.transferred_to_id)
+            _STAY.c.method, _STAY.c.checked_in_at, _STAY.c.checked_out_at, _STAY.c.transferred_to_id,
+            _STAY.c.counted_needs, _STAY.c.counted_pets)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class StayRow:
     checked_in_at: datetime
     checked_out_at: datetime | None = None
     transferred_to_id: int | None = None
+    # What the counters counted the stay with while open (its needs flags and pets).
+    counted_needs: int = 0
+    counted_pets: int = 0
 
     @property
     def open(self) -> bool:
@@ -66,7 +70,7 @@ class StayRow:
 def _row(values: Any) -> StayRow:
     return StayRow(values.id, values.person_id, values.shelter_id, values.household_id, StayStatus(values.status),
                    CheckinMethod(values.method), values.checked_in_at, values.checked_out_at,
-                   values.transferred_to_id)
+                   values.transferred_to_id, values.counted_needs or 0, values.counted_pets or 0)
 
 
 @dataclass(frozen=True)
@@ -104,16 +108,18 @@ def open_stays(arrivals: Sequence[Arrival], shelter_id: int, *, incident_id: int
     at = at or now_utc()
     rows = [{"incident_id": incident_id, "person_id": a.person_id, "shelter_id": shelter_id, "household_id": a.household_id,
              "status": status.value, "method": method.value, "checked_in_at": at, "client_id": client_id,
-             "staff_id": staff_id, "updated_at": at} for a in arrivals]
+             "staff_id": staff_id, "updated_at": at, "counted_needs": a.needs or 0, "counted_pets": a.pets or 0}
+            for a in arrivals]
     # One INSERT … RETURNING per stay: a household's few rows cost less this way than one
     # statement whose returned ids SQLAlchemy must sort back into the rows' order.
     stmt = prepared("stays.open_stays", lambda: insert(_STAY).returning(_STAY.c.id))
     ids = [run(stmt, row).scalar_one() for row in rows]
     opened = []
     for arrival, stay_id in zip(arrivals, ids, strict=True):
-        counters.opened(stay_id, shelter_id, arrival.household_id, arrival.person_id, status,
-                        needs=arrival.needs, pets=arrival.pets)
-        opened.append(StayRow(stay_id, arrival.person_id, shelter_id, arrival.household_id, status, method, at))
+        stay = StayRow(stay_id, arrival.person_id, shelter_id, arrival.household_id, status, method, at,
+                       counted_needs=arrival.needs or 0, counted_pets=arrival.pets or 0)
+        counters.opened(stay)
+        opened.append(stay)
     return opened
 
 
@@ -125,7 +131,7 @@ def close_stay(stay: StayRow, status: StayStatus, *, transferred_to: int | None 
     at = at or now_utc()
     db.session.execute(update(_STAY).where(_STAY.c.id == stay.id).values(
         status=status.value, checked_out_at=at, transferred_to_id=transferred_to, updated_at=at))
-    counters.moved(stay.id, stay.shelter_id, stay.household_id, stay.person_id, stay.status, status)
+    counters.moved(stay, status)
     return stay.replace(status=status, checked_out_at=at, transferred_to_id=transferred_to)
 
 
@@ -137,7 +143,7 @@ def change_status(stay: StayRow, status: StayStatus, *, at: datetime | None = No
         return stay
     db.session.execute(update(_STAY).where(_STAY.c.id == stay.id).values(status=status.value,
                                                                          updated_at=at or now_utc()))
-    counters.moved(stay.id, stay.shelter_id, stay.household_id, stay.person_id, stay.status, status)
+    counters.moved(stay, status)
     return stay.replace(status=status)
 
 
@@ -150,9 +156,12 @@ def reopen_stay(stay: StayRow, status: StayStatus, *, needs: int, pets: int, at:
     if status not in OPEN_STAY_STATUSES:
         raise ValueError(f"{status} is not an open status")
     db.session.execute(update(_STAY).where(_STAY.c.id == stay.id).values(
-        status=status.value, checked_out_at=None, transferred_to_id=None, updated_at=at or now_utc()))
-    counters.opened(stay.id, stay.shelter_id, stay.household_id, stay.person_id, status, needs=needs, pets=pets)
-    return stay.replace(status=status, checked_out_at=None, transferred_to_id=None)
+        status=status.value, checked_out_at=None, transferred_to_id=None, updated_at=at or now_utc(),
+        counted_needs=needs or 0, counted_pets=pets or 0))
+    reopened = stay.replace(status=status, checked_out_at=None, transferred_to_id=None,
+                            counted_needs=needs or 0, counted_pets=pets or 0)
+    counters.opened(reopened)
+    return reopened
 
 
 def void_stay(stay: StayRow) -> None:
@@ -160,11 +169,9 @@ def void_stay(stay: StayRow) -> None:
 
     Deleted rather than closed: a closed stay reads as 退所 in rosters, exports and safety-inquiry
     answers, which a check-in that never happened must not. The audit and the outbox keep its id.
-    The counters are applied first, while the stay's needs snapshot (deleted with it) can still be read.
     """
     if stay.open:
-        counters.moved(stay.id, stay.shelter_id, stay.household_id, stay.person_id, stay.status, StayStatus.LEFT)
-        counters.apply()
+        counters.moved(stay, StayStatus.LEFT)
     db.session.execute(delete(_STAY).where(_STAY.c.id == stay.id))
 
 

@@ -66,6 +66,20 @@ def test_same_client_id_returns_the_first_answer(client: FlaskClient, db, desk) 
     assert _count(db, Stay) == 1 and _count(db, OutboxEvent) == 1
 
 
+def test_a_repeat_after_the_person_moved_on_still_gets_the_first_answer(client: FlaskClient, db, desk) -> None:
+    # The desk's answer was lost on the way; meanwhile HQ moved the person to another shelter.
+    # The repeat is answered what was done then, and nothing is done again.
+    person = factories.person()
+    body = {"shelter_id": desk["shelter"].id, "person_id": person.id, "client_id": str(uuid.uuid4())}
+    first = client.post("/api/v1/checkins", json=body, headers=desk["headers"])
+    hq = factories.bearer(factories.account(Role.HQ))
+    moved = post_checkin(client, hq, shelter_id=desk["other"].id, person_id=person.id, transfer=True)
+    assert (first.status_code, moved.status_code) == (201, 201)
+    again = client.post("/api/v1/checkins", json=body, headers=desk["headers"])
+    assert again.status_code == 200 and again.get_json() == first.get_json()
+    assert _count(db, Stay) == 2 and _count(db, OutboxEvent) == 2  # the check-in and the transfer only
+
+
 def test_reused_client_id_with_another_body_is_409(client: FlaskClient, db, desk) -> None:
     a, b = factories.person(), factories.person(given_name="次郎")
     client_id = str(uuid.uuid4())

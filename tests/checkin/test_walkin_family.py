@@ -118,6 +118,9 @@ def test_a_replayed_family_check_in_answers_the_first_result(client: FlaskClient
     assert _count(db, Person) == 3 and _count(db, Stay) == 3 and _count(db, OutboxEvent) == 3
     occupancy = client.get(f"/api/v1/shelters/{desk['shelter'].id}", headers=desk["headers"]).get_json()
     assert (occupancy["occupancy"], occupancy["households"]) == (3, 1)
+    # The replay showed nobody as a possible duplicate of the family it registered, so no such read is journaled.
+    reads = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "person.read")).all()
+    assert [r.detail["purpose"] for r in reads] == ["replay"]
 
 
 def test_a_member_like_someone_registered_is_named_in_the_refusal(client: FlaskClient, db, desk) -> None:

@@ -83,6 +83,10 @@ def test_todays_migrations_keep_yesterdays_data(tmp_path: Path) -> None:
                 one = lambda sql: conn.execute(sa.text(sql)).scalar()  # noqa: E731
                 assert one("SELECT count(*) FROM person") == 3 and one("SELECT count(*) FROM stay") == 2
                 assert one("SELECT count(*) FROM outbox_event") == 3 and one("SELECT count(*) FROM card") == 1
+                # The open stay carries what its needs snapshot said; the snapshot table is gone.
+                assert conn.execute(sa.text("SELECT counted_needs, counted_pets FROM stay ORDER BY id")).all() == [
+                    (1, 0), (0, 0)]
+                assert "hq_stay_tally" not in sa.inspect(conn).get_table_names()
                 incident = conn.execute(sa.text("SELECT id, name, kind, is_open FROM incident")).one()
                 assert incident.name == "移行前の記録" and incident.kind == "disaster" and incident.is_open
                 for table in ("stay", "outbox_event", "hq_occupancy_hour", "audit_event"):
