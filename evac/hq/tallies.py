@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, text, update
+from sqlalchemy import case, delete, func, insert, or_, select, text, update
 
 from evac.audit import service as audit
 from evac.common.db import current_unit, now_utc, read_only, writing
@@ -130,9 +130,12 @@ def _rebuild() -> RebuildReport:
     now = now_utc()
     stay = Stay.__table__
     of_person = Person.id == stay.c.person_id
-    session.execute(update(stay).where(stay.c.checked_out_at.is_(None)).values(
-        counted_needs=func.coalesce(select(Person.needs).where(of_person).scalar_subquery(), 0),
-        counted_pets=func.coalesce(select(Person.pets).where(of_person).scalar_subquery(), 0),
+    needs = func.coalesce(select(Person.needs).where(of_person).scalar_subquery(), 0)
+    pets = func.coalesce(select(Person.pets).where(of_person).scalar_subquery(), 0)
+    # Only the stays counted with other values than their person's now: a repair rewrites few rows.
+    session.execute(update(stay).where(stay.c.checked_out_at.is_(None), or_(
+        stay.c.counted_needs != needs, stay.c.counted_pets != pets)).values(
+        counted_needs=needs, counted_pets=pets,
         updated_at=stay.c.updated_at))  # not a change of the stay: the desks' undo and the sync look at this
     session.execute(delete(HouseholdTally))
     key = func.coalesce(Stay.household_id, -Stay.person_id)
