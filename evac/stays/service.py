@@ -70,7 +70,7 @@ class StayRow:
 def _row(values: Any) -> StayRow:
     return StayRow(values.id, values.person_id, values.shelter_id, values.household_id, StayStatus(values.status),
                    CheckinMethod(values.method), values.checked_in_at, values.checked_out_at,
-                   values.transferred_to_id, values.counted_needs or 0, values.counted_pets or 0)
+                   values.transferred_to_id, values.counted_needs, values.counted_pets)
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def open_stays(arrivals: Sequence[Arrival], shelter_id: int, *, incident_id: int
     at = at or now_utc()
     rows = [{"incident_id": incident_id, "person_id": a.person_id, "shelter_id": shelter_id, "household_id": a.household_id,
              "status": status.value, "method": method.value, "checked_in_at": at, "client_id": client_id,
-             "staff_id": staff_id, "updated_at": at, "counted_needs": a.needs or 0, "counted_pets": a.pets or 0}
+             "staff_id": staff_id, "updated_at": at, "counted_needs": a.needs, "counted_pets": a.pets}
             for a in arrivals]
     # One INSERT … RETURNING per stay: a household's few rows cost less this way than one
     # statement whose returned ids SQLAlchemy must sort back into the rows' order.
@@ -117,7 +117,7 @@ def open_stays(arrivals: Sequence[Arrival], shelter_id: int, *, incident_id: int
     opened = []
     for arrival, stay_id in zip(arrivals, ids, strict=True):
         stay = StayRow(stay_id, arrival.person_id, shelter_id, arrival.household_id, status, method, at,
-                       counted_needs=arrival.needs or 0, counted_pets=arrival.pets or 0)
+                       counted_needs=arrival.needs, counted_pets=arrival.pets)
         counters.opened(stay)
         opened.append(stay)
     return opened
@@ -157,9 +157,9 @@ def reopen_stay(stay: StayRow, status: StayStatus, *, needs: int, pets: int, at:
         raise ValueError(f"{status} is not an open status")
     db.session.execute(update(_STAY).where(_STAY.c.id == stay.id).values(
         status=status.value, checked_out_at=None, transferred_to_id=None, updated_at=at or now_utc(),
-        counted_needs=needs or 0, counted_pets=pets or 0))
+        counted_needs=needs, counted_pets=pets))
     reopened = stay.replace(status=status, checked_out_at=None, transferred_to_id=None,
-                            counted_needs=needs or 0, counted_pets=pets or 0)
+                            counted_needs=needs, counted_pets=pets)
     counters.opened(reopened)
     return reopened
 
